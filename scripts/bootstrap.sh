@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tzrec needs (only those missing) and builds
+# into ./build. Idempotent: a second run with nothing to do prints nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev python3-torch python3-numpy
+  libprotobuf-dev protobuf-compiler
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libfaiss-dev libmuparser-dev libfarmhash-dev
+  # libtorch's matrix products go through the system libblas.so.3; the
+  # reference BLAS is ~50x slower than OpenBLAS on these machines.
+  libopenblas0-pthread libopenblas-pthread-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libzip-dev libssl-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+BUILD_TYPE=${BUILD_TYPE:-Release}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
+fi
+# Ninja prints one line per step; keep it quiet when there is nothing to do.
+out=$(cmake --build "$BUILD_DIR" 2>&1) || { echo "$out" >&2; exit 1; }
+grep -q "no work to do" <<<"$out" || echo "$out" | tail -n 3 >&2
