@@ -1,0 +1,1149 @@
+// Example data generator; see gen_data.h for what is written and why.
+//
+// Feature configs are read through protobuf reflection (field names such as
+// hash_bucket_size, boundaries, expression), so one code path covers every
+// feature type of the FeatureConfig oneof, including sequence variants.
+#include "data/gen_data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+
+namespace tzrec::data {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::OneofDescriptor;
+using google::protobuf::Reflection;
+
+// ---- random numbers: our own generator and mappings, identical on every platform
+
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Stateless hash of two words, used for per-id effects and stream seeds.
+uint64_t Mix(uint64_t a, uint64_t b) {
+  uint64_t state = a * 0xd1b54a32d192ed03ULL + b;
+  SplitMix64(state);
+  return SplitMix64(state);
+}
+
+uint64_t HashString(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: only used for salts
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+double ToUnit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+
+// xoshiro256**.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (auto& word : s_) word = SplitMix64(seed);
+  }
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  double Uniform() { return ToUnit(Next()); }
+  // Uniform in [0, n), n > 0.
+  uint64_t Below(uint64_t n) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
+  }
+  double Gaussian() {
+    double u1 = 1.0 - Uniform();  // (0, 1]
+    double u2 = Uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+// ---- reflection helpers over feature config messages
+
+const FieldDescriptor* FieldOf(const Message& m, const char* name) {
+  return m.GetDescriptor()->FindFieldByName(name);
+}
+
+bool HasValue(const Message& m, const char* name) {
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr) return false;
+  const Reflection* r = m.GetReflection();
+  return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
+}
+
+uint64_t GetUInt(const Message& m, const char* name, uint64_t fallback = 0) {
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || f->is_repeated()) return fallback;
+  const Reflection* r = m.GetReflection();
+  if (!r->HasField(m, f)) return fallback;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64: return r->GetUInt64(m, f);
+    case FieldDescriptor::CPPTYPE_INT32: return static_cast<uint64_t>(std::max(0, r->GetInt32(m, f)));
+    case FieldDescriptor::CPPTYPE_INT64: return static_cast<uint64_t>(std::max<int64_t>(0, r->GetInt64(m, f)));
+    default: return fallback;
+  }
+}
+
+// A string field's value (its default when unset), "" when absent.
+std::string GetString(const Message& m, const char* name) {
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return "";
+  return m.GetReflection()->GetString(m, f);
+}
+
+bool GetBool(const Message& m, const char* name) {
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_BOOL) return false;
+  return m.GetReflection()->GetBool(m, f);
+}
+
+// A string field or a repeated string field, as a list.
+std::vector<std::string> GetStrings(const Message& m, const char* name) {
+  std::vector<std::string> out;
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return out;
+  const Reflection* r = m.GetReflection();
+  if (f->is_repeated()) {
+    for (int i = 0; i < r->FieldSize(m, f); ++i) out.push_back(r->GetRepeatedString(m, f, i));
+  } else if (r->HasField(m, f)) {
+    out.push_back(r->GetString(m, f));
+  }
+  return out;
+}
+
+std::vector<float> GetFloats(const Message& m, const char* name) {
+  std::vector<float> out;
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || !f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_FLOAT) return out;
+  const Reflection* r = m.GetReflection();
+  for (int i = 0; i < r->FieldSize(m, f); ++i) out.push_back(r->GetRepeatedFloat(m, f, i));
+  return out;
+}
+
+// Keys and values of a map<string, uint64> field (vocab_dict).
+std::vector<std::pair<std::string, uint64_t>> GetStringUIntMap(const Message& m, const char* name) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  const FieldDescriptor* f = FieldOf(m, name);
+  if (f == nullptr || !f->is_map()) return out;
+  const Reflection* r = m.GetReflection();
+  for (int i = 0; i < r->FieldSize(m, f); ++i) {
+    const Message& entry = r->GetRepeatedMessage(m, f, i);
+    out.emplace_back(GetString(entry, "key"), GetUInt(entry, "value"));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The set field of a message's oneof `oneof_name`, or nullptr.
+const FieldDescriptor* OneofCase(const Message& m, const char* oneof_name) {
+  const OneofDescriptor* od = m.GetDescriptor()->FindOneofByName(oneof_name);
+  if (od == nullptr) return nullptr;
+  return m.GetReflection()->GetOneofFieldDescriptor(m, od);
+}
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// ---- column plan
+
+constexpr uint64_t kMaxRawIdCardinality = 10'000'000;
+constexpr int kMaxGeneratedSequenceLength = 10;
+
+enum class Shape {
+  kId,         // ids (ints, hex strings or vocab entries)
+  kFloat,      // value_dim floats, optionally spread across boundaries
+  kKvMap,      // "k3:0.5<sep>k7:1.2" (lookup map, kv_dot_product)
+  kKey,        // one key of a small key space (lookup key, match pkey/skey)
+  kNestedMap,  // "c1^s2:0.5,s4:1.5|c3^s0:2" (match nested_map)
+  kTokens,     // words joined by a separator (overlap, tokenize)
+  kLabel,
+  kSampleWeight,
+};
+
+enum class IdText { kInt, kHex, kVocab };
+
+struct Column {
+  std::string name;
+  std::string origin;  // the feature or field it comes from, for messages
+  Shape shape = Shape::kId;
+  uint64_t salt = 0;
+
+  // kId
+  IdText id_text = IdText::kInt;
+  uint64_t cardinality = 1;  // distinct ids, sampled by rank
+  uint64_t scramble_mul = 1, scramble_add = 0;  // rank -> id in [0, cardinality)
+  bool skewed = true;          // log-uniform ranks (else uniform)
+  bool monotone_signal = false;  // signal grows with the rank (bucket ids)
+  std::vector<std::string> vocab;
+  int min_values = 1, max_values = 1;
+  bool weighted = false;
+
+  // kFloat
+  std::vector<float> boundaries;
+  int value_dim = 1;
+
+  // kKey / kKvMap / kNestedMap / kTokens
+  std::string key_prefix = "k";
+  uint64_t key_count = 10;
+
+  std::string value_sep = "\x1d";  // between values of one cell (or sequence element)
+
+  // sequences: the group shares one length per row
+  int seq_group = -1;
+  std::string seq_delim;
+
+  // labels
+  int label_index = -1;
+  bool signal_ok = false;  // may be picked by label rules
+  int tier = 2;            // preference for label rules, 0 = best
+};
+
+struct SequenceGroup {
+  std::string name;
+  int max_length = kMaxGeneratedSequenceLength;
+};
+
+struct Plan {
+  std::vector<Column> columns;          // generation order: features, then labels
+  std::vector<int> file_order;          // indices into columns, in CSV order
+  std::vector<SequenceGroup> seq_groups;
+  std::vector<LabelRule> label_rules;
+  std::vector<std::vector<int>> rule_columns;  // per label: indices into columns
+  std::string delimiter = ",";
+  bool header = true;
+};
+
+uint64_t Gcd(uint64_t a, uint64_t b) {
+  while (b != 0) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// A bijection on [0, n) so that frequent ranks land on scattered ids.
+void SetScramble(Column& c, uint64_t n) {
+  if (n <= 2) return;
+  uint64_t mul = (Mix(c.salt, 1) % n) | 1;
+  while (Gcd(mul, n) != 1) mul = (mul + 2) % n;
+  c.scramble_mul = std::max<uint64_t>(mul, 1);
+  c.scramble_add = Mix(c.salt, 2) % n;
+}
+
+// Where a feature's ids come from, read from whichever of the fields it has.
+struct IdSpace {
+  uint64_t size = 0;  // 0: none configured
+  enum { kNone, kHash, kNumBuckets, kVocabList, kVocabDict, kVocabFile, kBoundaries, kZch } kind = kNone;
+  std::vector<std::string> vocab;
+};
+
+IdSpace IdSpaceOf(const Message& fc, const std::string& feature_name) {
+  IdSpace space;
+  if (HasValue(fc, "zch")) {
+    const Message& zch = fc.GetReflection()->GetMessage(fc, FieldOf(fc, "zch"));
+    space.size = GetUInt(zch, "zch_size");
+    space.kind = IdSpace::kZch;
+  } else if (HasValue(fc, "hash_bucket_size")) {
+    space.size = GetUInt(fc, "hash_bucket_size");
+    space.kind = IdSpace::kHash;
+  } else if (HasValue(fc, "num_buckets")) {
+    space.size = GetUInt(fc, "num_buckets");
+    space.kind = IdSpace::kNumBuckets;
+  } else if (HasValue(fc, "vocab_list")) {
+    space.vocab = GetStrings(fc, "vocab_list");
+    space.size = space.vocab.size() + (HasValue(fc, "default_bucketize_value") ? 0 : 2);
+    space.kind = IdSpace::kVocabList;
+  } else if (HasValue(fc, "vocab_dict")) {
+    uint64_t max_id = 0;
+    for (auto& [key, id] : GetStringUIntMap(fc, "vocab_dict")) {
+      space.vocab.push_back(key);
+      max_id = std::max(max_id, id);
+    }
+    space.size = max_id + 1;
+    space.kind = IdSpace::kVocabDict;
+  } else if (HasValue(fc, "vocab_file")) {
+    std::string path = GetString(fc, "vocab_file");
+    space.vocab = ReadLines(path);
+    if (space.vocab.empty()) {
+      FailConfig("feature {}: vocab_file {} is missing or empty; gen_data needs it to draw values",
+                 feature_name, path);
+    }
+    space.size = space.vocab.size() + (HasValue(fc, "default_bucketize_value") ? 0 : 2);
+    space.kind = IdSpace::kVocabFile;
+  } else if (HasValue(fc, "boundaries")) {
+    space.size = GetFloats(fc, "boundaries").size() + 1;
+    space.kind = IdSpace::kBoundaries;
+  }
+  if (space.kind != IdSpace::kNone && space.size == 0) {
+    FailConfig("feature {}: its id space is empty (bucket size 0)", feature_name);
+  }
+  return space;
+}
+
+// Feature types whose FG output is always ids.
+bool AlwaysSparse(const std::string& type) {
+  return type == "id_feature" || type == "combo_feature" || type == "tokenize_feature" ||
+         type == "bool_mask_feature";
+}
+
+// Feature types that read a single input (upstream's SINGLE_INPUT_FEATURE_CLASSES).
+bool SingleInput(const std::string& type) {
+  return type == "id_feature" || type == "raw_feature" || type == "tokenize_feature" ||
+         type == "combine_feature";
+}
+
+// "side:name" input strings of a feature, by type.
+std::vector<std::string> InputExpressions(const std::string& type, const Message& fc) {
+  if (type == "lookup_feature") {
+    std::vector<std::string> v = GetStrings(fc, "map");
+    for (auto& k : GetStrings(fc, "key")) v.push_back(k);
+    return v;
+  }
+  if (type == "match_feature") {
+    std::vector<std::string> v;
+    for (const char* field : {"nested_map", "pkey", "skey"}) {
+      for (auto& x : GetStrings(fc, field)) {
+        if (x != "ALL") v.push_back(x);
+      }
+    }
+    return v;
+  }
+  if (type == "expr_feature") return GetStrings(fc, "variables");
+  if (type == "overlap_feature") {
+    std::vector<std::string> v = GetStrings(fc, "query");
+    for (auto& t : GetStrings(fc, "title")) v.push_back(t);
+    return v;
+  }
+  if (type == "kv_dot_product") {
+    std::vector<std::string> v = GetStrings(fc, "query");
+    for (auto& t : GetStrings(fc, "document")) v.push_back(t);
+    return v;
+  }
+  return GetStrings(fc, "expression");
+}
+
+// One feature as gen_data sees it.
+struct FeatureView {
+  std::string type;  // oneof name without the "sequence_" prefix
+  const Message* config = nullptr;
+  std::string name;  // with the grouped sequence prefix
+  bool is_sequence = false;
+  bool grouped = false;
+  std::string sequence_name, sequence_delim;
+  int sequence_length = 0;
+  int seq_group = -1;
+};
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const protos::EasyRecConfig& config) : config_(config) {
+    const auto& dc = config.data_config();
+    fg_mode_ = dc.fg_mode();
+    encoded_ = fg_mode_ == protos::FG_NONE || fg_mode_ == protos::FG_BUCKETIZE;
+    multival_sep_ = dc.fg_encoded_multival_sep();
+  }
+
+  Plan Build(uint64_t seed);
+
+ private:
+  std::vector<FeatureView> CollectFeatures();
+  void AddEncodedColumn(const FeatureView& f);
+  void AddRawColumns(const FeatureView& f);
+  Column IdColumnFor(const FeatureView& f, const std::string& column, bool encoded);
+  Column FloatColumnFor(const FeatureView& f, const std::string& column, bool encoded);
+  void Add(Column column);
+  void AddLabels();
+  void ChooseLabelRules(uint64_t seed);
+  std::vector<std::string> InputFieldNames() const;
+
+  const protos::EasyRecConfig& config_;
+  protos::FgMode fg_mode_;
+  bool encoded_ = false;
+  std::string multival_sep_;
+  Plan plan_;
+  std::map<std::string, int> by_name_;
+};
+
+std::vector<FeatureView> PlanBuilder::CollectFeatures() {
+  std::vector<FeatureView> out;
+  for (int i = 0; i < config_.feature_configs_size(); ++i) {
+    const Message& wrapper = config_.feature_configs(i);
+    const FieldDescriptor* which = OneofCase(wrapper, "feature");
+    if (which == nullptr) FailConfig("feature_configs[{}]: no feature type set", i);
+    const Message& fc = wrapper.GetReflection()->GetMessage(wrapper, which);
+    if (which->name() == "sequence_feature") {
+      SequenceGroup group;
+      group.name = GetString(fc, "sequence_name");
+      int length = static_cast<int>(GetUInt(fc, "sequence_length", kMaxGeneratedSequenceLength));
+      group.max_length = std::clamp(length, 1, kMaxGeneratedSequenceLength);
+      plan_.seq_groups.push_back(group);
+      const FieldDescriptor* subs = FieldOf(fc, "features");
+      const Reflection* r = fc.GetReflection();
+      for (int j = 0; j < r->FieldSize(fc, subs); ++j) {
+        const Message& sub_wrapper = r->GetRepeatedMessage(fc, subs, j);
+        const FieldDescriptor* sub_which = OneofCase(sub_wrapper, "feature");
+        if (sub_which == nullptr) {
+          FailConfig("sequence_feature {}: features[{}] has no feature type set", group.name, j);
+        }
+        FeatureView v;
+        v.type = sub_which->name();
+        v.config = &sub_wrapper.GetReflection()->GetMessage(sub_wrapper, sub_which);
+        v.is_sequence = v.grouped = true;
+        v.sequence_name = group.name;
+        v.sequence_delim = GetString(fc, "sequence_delim");
+        v.sequence_length = length;
+        v.seq_group = static_cast<int>(plan_.seq_groups.size()) - 1;
+        v.name = group.name + "__" + GetString(*v.config, "feature_name");
+        out.push_back(v);
+      }
+      continue;
+    }
+    FeatureView v;
+    v.type = which->name();
+    v.config = &fc;
+    v.name = GetString(fc, "feature_name");
+    if (v.type.rfind("sequence_", 0) == 0) {
+      v.type = v.type.substr(9);
+      v.is_sequence = true;
+      v.sequence_delim = GetString(fc, "sequence_delim");
+      int length = static_cast<int>(GetUInt(fc, "sequence_length", kMaxGeneratedSequenceLength));
+      v.sequence_length = length;
+      plan_.seq_groups.push_back({v.name, std::clamp(length, 1, kMaxGeneratedSequenceLength)});
+      v.seq_group = static_cast<int>(plan_.seq_groups.size()) - 1;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+void PlanBuilder::Add(Column column) {
+  if (by_name_.count(column.name)) return;  // an input read by several features
+  column.salt = Mix(HashString(column.name), 0x5eed);
+  if (column.shape == Shape::kId && column.id_text == IdText::kInt && !column.monotone_signal) {
+    SetScramble(column, column.cardinality);
+  }
+  by_name_[column.name] = static_cast<int>(plan_.columns.size());
+  plan_.columns.push_back(std::move(column));
+}
+
+// Multi-value count of an id feature: value_dim unset or 1 -> one value (what
+// most id columns hold), 0 -> 1..3 values, N > 1 -> N values.
+void SetIdValueCount(Column& c, const FeatureView& f) {
+  if (!HasValue(*f.config, "value_dim") || f.is_sequence) return;
+  uint64_t dim = GetUInt(*f.config, "value_dim");
+  if (dim == 0) {
+    c.min_values = 1;
+    c.max_values = 3;
+  } else {
+    c.min_values = c.max_values = static_cast<int>(std::min<uint64_t>(dim, 16));
+  }
+}
+
+Column PlanBuilder::IdColumnFor(const FeatureView& f, const std::string& column, bool encoded) {
+  Column c;
+  c.name = column;
+  c.origin = f.name;
+  c.shape = Shape::kId;
+  IdSpace space = IdSpaceOf(*f.config, f.name);
+  if (space.kind == IdSpace::kNone) {
+    if (f.type == "tokenize_feature") {
+      space.size = 1000;  // the tokenizer's vocabulary is not known here
+      space.kind = IdSpace::kHash;
+    } else {
+      FailConfig("feature {}: must set hash_bucket_size, num_buckets, vocab_list, vocab_dict or "
+                 "vocab_file to generate ids", f.name);
+    }
+  }
+  if (encoded) {
+    c.id_text = IdText::kInt;
+    c.cardinality = space.size;
+    if (space.kind == IdSpace::kBoundaries) {
+      c.skewed = false;
+      c.monotone_signal = true;
+    }
+  } else if (space.kind == IdSpace::kNumBuckets) {
+    c.id_text = IdText::kInt;
+    c.cardinality = space.size;
+  } else if (space.kind == IdSpace::kVocabList || space.kind == IdSpace::kVocabDict ||
+             space.kind == IdSpace::kVocabFile) {
+    c.id_text = IdText::kVocab;
+    c.vocab = space.vocab;
+    c.cardinality = space.vocab.size();
+  } else {
+    c.id_text = IdText::kHex;
+    c.cardinality = std::clamp<uint64_t>(space.size, 2, kMaxRawIdCardinality);
+  }
+  if (f.type == "id_feature" || f.type == "combo_feature" || f.type == "bool_mask_feature") {
+    SetIdValueCount(c, f);
+  }
+  c.weighted = GetBool(*f.config, "weighted");
+  c.value_sep = encoded ? multival_sep_ : GetString(*f.config, "separator");
+  if (c.value_sep.empty()) c.value_sep = "\x1d";
+  c.signal_ok = !f.is_sequence;
+  c.tier = c.cardinality <= 1000 ? 0 : (c.cardinality <= 100000 ? 1 : 2);
+  return c;
+}
+
+Column PlanBuilder::FloatColumnFor(const FeatureView& f, const std::string& column, bool encoded) {
+  Column c;
+  c.name = column;
+  c.origin = f.name;
+  c.shape = Shape::kFloat;
+  c.value_dim = static_cast<int>(std::clamp<uint64_t>(GetUInt(*f.config, "value_dim", 1), 1, 64));
+  if (!encoded) c.boundaries = GetFloats(*f.config, "boundaries");
+  c.value_sep = encoded ? multival_sep_ : GetString(*f.config, "separator");
+  if (c.value_sep.empty()) c.value_sep = "\x1d";
+  c.signal_ok = !f.is_sequence;
+  c.tier = 0;
+  return c;
+}
+
+void PlanBuilder::AddEncodedColumn(const FeatureView& f) {
+  if (GetBool(*f.config, "stub_type")) return;  // FG intermediate, never read
+  bool sparse = AlwaysSparse(f.type) || IdSpaceOf(*f.config, f.name).kind != IdSpace::kNone;
+  Column c = sparse ? IdColumnFor(f, f.name, /*encoded=*/true)
+                    : FloatColumnFor(f, f.name, /*encoded=*/true);
+  if (fg_mode_ == protos::FG_BUCKETIZE) {
+    // Values before bucketizing: what the feature's FG computes, not yet ids.
+    c = sparse && f.type != "raw_feature" && !HasValue(*f.config, "boundaries")
+            ? IdColumnFor(f, f.name, /*encoded=*/false)
+            : FloatColumnFor(f, f.name, /*encoded=*/false);
+  }
+  c.seq_group = f.seq_group;
+  c.seq_delim = f.sequence_delim;
+  Add(std::move(c));
+}
+
+void PlanBuilder::AddRawColumns(const FeatureView& f) {
+  std::vector<std::string> exprs = InputExpressions(f.type, *f.config);
+  if (exprs.empty()) {
+    FailConfig("feature {}: has no input expression (e.g. expression: \"user:age\"), which "
+               "fg_mode {} needs", f.name, protos::FgMode_Name(fg_mode_));
+  }
+  std::set<std::string> sequence_fields;
+  for (auto& s : GetStrings(*f.config, "sequence_fields")) sequence_fields.insert(s);
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    const std::string& expr = exprs[i];
+    size_t colon = expr.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == expr.size()) {
+      FailConfig("feature {}: input \"{}\" is not of the form side:name (e.g. user:age)", f.name,
+                 expr);
+    }
+    std::string side = expr.substr(0, colon), input = expr.substr(colon + 1);
+    if (side != "user" && side != "item" && side != "context" && side != "feature" &&
+        side != "const") {
+      FailConfig("feature {}: input \"{}\" has side \"{}\"; expected user, item, context, "
+                 "feature or const", f.name, expr, side);
+    }
+    if (side == "feature" || side == "const") continue;  // not a column of the data
+    // Which inputs carry the sequence (upstream's rule): explicit sequence_fields,
+    // else every input of single-input types, else item-side inputs.
+    bool sequence_input = false;
+    if (f.is_sequence) {
+      if (!sequence_fields.empty()) {
+        sequence_input = sequence_fields.count(input) > 0;
+      } else if (SingleInput(f.type)) {
+        sequence_input = true;
+      } else {
+        sequence_input = side == "item";
+      }
+    }
+    std::string column = (f.grouped && sequence_input) ? f.sequence_name + "__" + input : input;
+
+    Column c;
+    const std::string& t = f.type;
+    if (t == "raw_feature" || t == "expr_feature" || t == "combine_feature") {
+      c = FloatColumnFor(f, column, /*encoded=*/false);
+      if (t != "raw_feature") {
+        c.boundaries.clear();  // they bucketize the output, not the inputs
+        c.value_dim = 1;
+      }
+    } else if (t == "lookup_feature") {
+      c.shape = i == 0 ? Shape::kKvMap : Shape::kKey;
+    } else if (t == "match_feature") {
+      // nested_map, then pkey ("c" keys), then skey ("s" keys)
+      bool has_map = GetString(*f.config, "nested_map") != "ALL";
+      size_t role = has_map ? i : i + 1;
+      if (role == 0) {
+        c.shape = Shape::kNestedMap;
+      } else {
+        c.shape = Shape::kKey;
+        bool pkey = role == 1 && GetString(*f.config, "pkey") != "ALL";
+        c.key_prefix = pkey ? "c" : "s";
+        c.key_count = pkey ? 5 : 10;
+      }
+    } else if (t == "kv_dot_product") {
+      c.shape = Shape::kKvMap;
+    } else if (t == "overlap_feature" || t == "tokenize_feature") {
+      c.shape = Shape::kTokens;
+      c.key_prefix = "w";
+      c.key_count = 50;
+    } else if (t == "combo_feature" || t == "custom_feature" || t == "bool_mask_feature") {
+      // each input is an id of its own; the feature combines them
+      c.shape = Shape::kId;
+      c.id_text = IdText::kHex;
+      c.cardinality = 100;
+      c.signal_ok = !f.is_sequence;
+      c.tier = 0;
+    } else {  // id_feature
+      c = IdColumnFor(f, column, /*encoded=*/false);
+    }
+    if (c.shape == Shape::kKvMap || c.shape == Shape::kKey || c.shape == Shape::kNestedMap ||
+        c.shape == Shape::kTokens || c.shape == Shape::kId) {
+      if (c.value_sep.empty() || c.shape != Shape::kId) {
+        std::string sep = GetString(*f.config, "separator");
+        c.value_sep = t == "tokenize_feature" ? " " : (sep.empty() ? "\x1d" : sep);
+      }
+    }
+    c.name = column;
+    c.origin = f.name;
+    if (sequence_input) {
+      c.seq_group = f.seq_group;
+      c.seq_delim = f.sequence_delim;
+      c.signal_ok = false;
+    }
+    Add(std::move(c));
+  }
+}
+
+std::vector<std::string> PlanBuilder::InputFieldNames() const {
+  const auto& dc = config_.data_config();
+  std::vector<std::string> names;
+  if (dc.has_input_fields_str() && !dc.input_fields_str().empty()) {
+    std::string s = dc.input_fields_str();
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t end = s.find(';', start);
+      if (end == std::string::npos) end = s.size();
+      std::string part = s.substr(start, end - start);
+      auto trim = [](std::string x) {
+        size_t a = x.find_first_not_of(" \t"), b = x.find_last_not_of(" \t");
+        return a == std::string::npos ? std::string() : x.substr(a, b - a + 1);
+      };
+      part = trim(part);
+      if (!part.empty()) {
+        size_t colon = part.find(':');
+        if (colon == std::string::npos) {
+          FailConfig("data_config.input_fields_str: \"{}\" is not name:type", part);
+        }
+        names.push_back(trim(part.substr(0, colon)));
+      }
+      start = end + 1;
+    }
+    return names;
+  }
+  for (const auto& field : dc.input_fields()) names.push_back(field.input_name());
+  return names;
+}
+
+// Label kinds from the model's losses: walk model_config for messages that have
+// a label_name (multi-task towers) or the model's own losses (first label).
+void CollectLabelKinds(const Message& m, const std::string& default_label,
+                       std::map<std::string, LabelRule::Kind>& kinds, int depth = 0) {
+  if (depth > 8) return;
+  const Reflection* r = m.GetReflection();
+  std::string label = default_label;
+  if (const FieldDescriptor* lf = FieldOf(m, "label_name");
+      lf != nullptr && lf->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !lf->is_repeated()) {
+    label = r->GetString(m, lf);
+  }
+  if (const FieldDescriptor* losses = FieldOf(m, "losses");
+      losses != nullptr && losses->is_repeated() &&
+      losses->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !label.empty()) {
+    for (int i = 0; i < r->FieldSize(m, losses); ++i) {
+      const FieldDescriptor* loss = OneofCase(r->GetRepeatedMessage(m, losses, i), "loss");
+      if (loss != nullptr && loss->name() == "l2_loss") kinds[label] = LabelRule::Kind::kRegression;
+    }
+  }
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->name() == "losses") continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        CollectLabelKinds(r->GetRepeatedMessage(m, f, i), "", kinds, depth + 1);
+      }
+    } else {
+      CollectLabelKinds(r->GetMessage(m, f), "", kinds, depth + 1);
+    }
+  }
+}
+
+void PlanBuilder::AddLabels() {
+  const auto& dc = config_.data_config();
+  std::string first_label = dc.label_fields_size() > 0 ? dc.label_fields(0) : "";
+  std::map<std::string, LabelRule::Kind> kinds;
+  int num_class = 1;
+  if (config_.has_model_config()) {
+    CollectLabelKinds(config_.model_config(), first_label, kinds);
+    num_class = static_cast<int>(GetUInt(config_.model_config(), "num_class", 1));
+  }
+  for (int i = 0; i < dc.label_fields_size(); ++i) {
+    const std::string& name = dc.label_fields(i);
+    if (by_name_.count(name)) {
+      FailConfig("data_config.label_fields: \"{}\" is also a feature input column", name);
+    }
+    LabelRule rule;
+    rule.label = name;
+    if (kinds.count(name)) rule.kind = kinds[name];
+    if (i == 0 && num_class > 1 && rule.kind == LabelRule::Kind::kBinary) {
+      rule.kind = LabelRule::Kind::kMultiClass;
+      rule.num_class = num_class;
+    }
+    Column c;
+    c.name = name;
+    c.origin = "data_config.label_fields";
+    c.shape = Shape::kLabel;
+    c.label_index = static_cast<int>(plan_.label_rules.size());
+    plan_.label_rules.push_back(rule);
+    Add(std::move(c));
+  }
+  for (const auto& name : dc.sample_weight_fields()) {
+    if (by_name_.count(name)) {
+      FailConfig("data_config.sample_weight_fields: \"{}\" is also a feature or label column", name);
+    }
+    Column c;
+    c.name = name;
+    c.origin = "data_config.sample_weight_fields";
+    c.shape = Shape::kSampleWeight;
+    Add(std::move(c));
+  }
+}
+
+void PlanBuilder::ChooseLabelRules(uint64_t seed) {
+  std::vector<std::vector<int>> tiers(3);
+  for (int i = 0; i < static_cast<int>(plan_.columns.size()); ++i) {
+    const Column& c = plan_.columns[i];
+    if (c.signal_ok && (c.shape == Shape::kId || c.shape == Shape::kFloat)) {
+      tiers[std::clamp(c.tier, 0, 2)].push_back(i);
+    }
+  }
+  plan_.rule_columns.assign(plan_.label_rules.size(), {});
+  for (size_t l = 0; l < plan_.label_rules.size(); ++l) {
+    Rng rng(Mix(seed, 0x1abe1 + l));
+    std::vector<int> order;
+    for (auto tier : tiers) {  // copy: shuffled per label
+      for (size_t k = tier.size(); k > 1; --k) std::swap(tier[k - 1], tier[rng.Below(k)]);
+      order.insert(order.end(), tier.begin(), tier.end());
+    }
+    size_t count = std::min<size_t>(order.size(), 2 + rng.Below(3));
+    LabelRule& rule = plan_.label_rules[l];
+    for (size_t k = 0; k < count; ++k) {
+      plan_.rule_columns[l].push_back(order[k]);
+      rule.columns.push_back(plan_.columns[order[k]].name);
+      double weight = 1.5 + rng.Uniform();
+      rule.weights.push_back(rng.Below(2) ? weight : -weight);
+    }
+  }
+}
+
+Plan PlanBuilder::Build(uint64_t seed) {
+  const auto& dc = config_.data_config();
+  plan_.delimiter = dc.delimiter();
+  if (plan_.delimiter.empty()) FailConfig("data_config.delimiter: must not be empty");
+  for (const FeatureView& f : CollectFeatures()) {
+    if (encoded_) {
+      AddEncodedColumn(f);
+    } else {
+      AddRawColumns(f);
+    }
+  }
+  AddLabels();
+  ChooseLabelRules(seed);
+
+  std::vector<std::string> fields = InputFieldNames();
+  if (fields.empty()) {
+    plan_.file_order.resize(plan_.columns.size());
+    std::iota(plan_.file_order.begin(), plan_.file_order.end(), 0);
+    plan_.header = true;
+  } else {
+    std::set<std::string> listed(fields.begin(), fields.end());
+    for (const Column& c : plan_.columns) {
+      if (!listed.count(c.name)) {
+        FailConfig("data_config.input_fields: column \"{}\" (read by {}) is not listed",
+                   c.name, c.origin);
+      }
+    }
+    for (const std::string& name : fields) {
+      if (!by_name_.count(name)) {
+        // A column no feature reads (e.g. a sampler attribute): small ids.
+        Column c;
+        c.name = name;
+        c.origin = "data_config.input_fields";
+        c.shape = Shape::kId;
+        c.cardinality = 1000;
+        Add(std::move(c));
+      }
+      plan_.file_order.push_back(by_name_.at(name));
+    }
+    plan_.header = dc.with_header();
+  }
+  return std::move(plan_);
+}
+
+// ---- row generation
+
+class RowWriter {
+ public:
+  RowWriter(const Plan& plan) : plan_(plan) {
+    cells_.resize(plan.columns.size());
+    signals_.resize(plan.columns.size());
+    seq_lengths_.resize(plan.seq_groups.size());
+  }
+
+  // Appends `rows` CSV lines generated from `rng` to `out`.
+  void Generate(Rng& rng, int64_t rows, std::string& out) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (size_t g = 0; g < plan_.seq_groups.size(); ++g) {
+        seq_lengths_[g] = 1 + static_cast<int>(rng.Below(plan_.seq_groups[g].max_length));
+      }
+      for (size_t i = 0; i < plan_.columns.size(); ++i) {
+        cells_[i].clear();
+        signals_[i] = 0.0;
+        Cell(plan_.columns[i], static_cast<int>(i), rng);
+      }
+      bool first = true;
+      for (int i : plan_.file_order) {
+        if (!first) out += plan_.delimiter;
+        first = false;
+        AppendQuoted(cells_[i], out);
+      }
+      out += '\n';
+    }
+  }
+
+ private:
+  void AppendQuoted(const std::string& cell, std::string& out) const {
+    bool quote = cell.find(plan_.delimiter) != std::string::npos ||
+                 cell.find_first_of("\"\n\r") != std::string::npos;
+    if (!quote) {
+      out += cell;
+      return;
+    }
+    out += '"';
+    for (char ch : cell) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    out += '"';
+  }
+
+  static void AppendFloat(double v, std::string& out) { fmt::format_to(std::back_inserter(out), "{:.6g}", v); }
+
+  uint64_t Rank(const Column& c, Rng& rng) const {
+    if (!c.skewed || c.cardinality <= 2) return rng.Below(c.cardinality);
+    // log-uniform: P(rank) ~ 1/(rank+1), a long tail like real ids
+    double x = std::exp(rng.Uniform() * std::log(static_cast<double>(c.cardinality) + 1.0)) - 1.0;
+    uint64_t rank = static_cast<uint64_t>(x);
+    return std::min(rank, c.cardinality - 1);
+  }
+
+  // Effect of an id on labels, in [-1, 1].
+  double IdSignal(const Column& c, uint64_t rank) const {
+    if (c.monotone_signal) {
+      return c.cardinality <= 1 ? 0.0 : 2.0 * rank / static_cast<double>(c.cardinality - 1) - 1.0;
+    }
+    return 2.0 * ToUnit(Mix(c.salt, rank)) - 1.0;
+  }
+
+  void AppendId(const Column& c, uint64_t rank, std::string& out) const {
+    switch (c.id_text) {
+      case IdText::kInt: {
+        uint64_t id = static_cast<uint64_t>(
+            (static_cast<unsigned __int128>(rank) * c.scramble_mul + c.scramble_add) % c.cardinality);
+        fmt::format_to(std::back_inserter(out), "{}", id);
+        break;
+      }
+      case IdText::kHex:
+        fmt::format_to(std::back_inserter(out), "{:08x}",
+                       static_cast<uint32_t>(Mix(c.salt ^ 0x4e78, rank)));
+        break;
+      case IdText::kVocab:
+        out += c.vocab[rank];
+        break;
+    }
+  }
+
+  // One element: a cell, or one item of a sequence cell. Returns its signal.
+  double Element(const Column& c, Rng& rng, std::string& out) {
+    double signal = 0.0;
+    switch (c.shape) {
+      case Shape::kId: {
+        int n = c.min_values == c.max_values
+                    ? c.min_values
+                    : c.min_values + static_cast<int>(rng.Below(c.max_values - c.min_values + 1));
+        for (int k = 0; k < n; ++k) {
+          if (k > 0) out += c.value_sep;
+          uint64_t rank = Rank(c, rng);
+          if (k == 0) signal = IdSignal(c, rank);
+          AppendId(c, rank, out);
+          if (c.weighted) {
+            out += ':';
+            AppendFloat(std::round((0.1 + 1.9 * rng.Uniform()) * 1000.0) / 1000.0, out);
+          }
+        }
+        break;
+      }
+      case Shape::kFloat: {
+        for (int d = 0; d < c.value_dim; ++d) {
+          if (d > 0) out += c.value_sep;
+          double u = rng.Uniform(), value;
+          if (!c.boundaries.empty()) {
+            // A bucket uniformly, then a point well inside it.
+            size_t n = c.boundaries.size();
+            size_t bucket = rng.Below(n + 1);
+            double lo, hi;
+            if (bucket == 0) {
+              double width = n > 1 ? c.boundaries[1] - c.boundaries[0] : 1.0;
+              hi = c.boundaries[0];
+              lo = hi - std::max(width, 1e-3);
+            } else if (bucket == n) {
+              double width = n > 1 ? c.boundaries[n - 1] - c.boundaries[n - 2] : 1.0;
+              lo = c.boundaries[n - 1];
+              hi = lo + std::max(width, 1e-3);
+            } else {
+              lo = c.boundaries[bucket - 1];
+              hi = c.boundaries[bucket];
+            }
+            value = lo + (0.1 + 0.8 * u) * (hi - lo);
+            if (d == 0) signal = n == 0 ? 0.0 : 2.0 * bucket / static_cast<double>(n) - 1.0;
+          } else {
+            value = 4.0 * u * u;  // non-negative, skewed to small values
+            if (d == 0) signal = 2.0 * u - 1.0;
+          }
+          AppendFloat(value, out);
+        }
+        break;
+      }
+      case Shape::kKvMap: {
+        int n = 1 + static_cast<int>(rng.Below(4));
+        for (int k = 0; k < n; ++k) {
+          if (k > 0) out += c.value_sep;
+          fmt::format_to(std::back_inserter(out), "{}{}:", c.key_prefix, rng.Below(c.key_count));
+          AppendFloat(std::round(rng.Uniform() * 4000.0) / 1000.0, out);
+        }
+        break;
+      }
+      case Shape::kKey:
+        fmt::format_to(std::back_inserter(out), "{}{}", c.key_prefix, rng.Below(c.key_count));
+        break;
+      case Shape::kNestedMap: {
+        int categories = 1 + static_cast<int>(rng.Below(2));
+        for (int k = 0; k < categories; ++k) {
+          if (k > 0) out += '|';
+          fmt::format_to(std::back_inserter(out), "c{}^", rng.Below(5));
+          int items = 1 + static_cast<int>(rng.Below(3));
+          for (int j = 0; j < items; ++j) {
+            if (j > 0) out += ',';
+            fmt::format_to(std::back_inserter(out), "s{}:", rng.Below(10));
+            AppendFloat(std::round(rng.Uniform() * 4000.0) / 1000.0, out);
+          }
+        }
+        break;
+      }
+      case Shape::kTokens: {
+        int n = 1 + static_cast<int>(rng.Below(5));
+        for (int k = 0; k < n; ++k) {
+          if (k > 0) out += c.value_sep;
+          fmt::format_to(std::back_inserter(out), "{}{}", c.key_prefix, rng.Below(c.key_count));
+        }
+        break;
+      }
+      case Shape::kLabel:
+      case Shape::kSampleWeight:
+        break;
+    }
+    return signal;
+  }
+
+  void Cell(const Column& c, int index, Rng& rng) {
+    std::string& out = cells_[index];
+    if (c.shape == Shape::kLabel) {
+      Label(c, rng, out);
+      return;
+    }
+    if (c.shape == Shape::kSampleWeight) {
+      AppendFloat(std::round((0.5 + rng.Uniform()) * 1000.0) / 1000.0, out);
+      return;
+    }
+    if (c.seq_group < 0) {
+      signals_[index] = Element(c, rng, out);
+      return;
+    }
+    int length = seq_lengths_[c.seq_group];
+    for (int k = 0; k < length; ++k) {
+      if (k > 0) out += c.seq_delim;
+      Element(c, rng, out);
+    }
+  }
+
+  void Label(const Column& c, Rng& rng, std::string& out) {
+    const LabelRule& rule = plan_.label_rules[c.label_index];
+    const std::vector<int>& inputs = plan_.rule_columns[c.label_index];
+    double logit = -0.3 + 0.5 * rng.Gaussian();
+    for (size_t k = 0; k < inputs.size(); ++k) logit += rule.weights[k] * signals_[inputs[k]];
+    switch (rule.kind) {
+      case LabelRule::Kind::kBinary:
+        out += rng.Uniform() < 1.0 / (1.0 + std::exp(-logit)) ? '1' : '0';
+        break;
+      case LabelRule::Kind::kRegression:
+        AppendFloat(std::round(logit * 10000.0) / 10000.0, out);
+        break;
+      case LabelRule::Kind::kMultiClass: {
+        double p = 1.0 / (1.0 + std::exp(-logit));
+        int cls = std::min(rule.num_class - 1, static_cast<int>(p * rule.num_class));
+        fmt::format_to(std::back_inserter(out), "{}", cls);
+        break;
+      }
+    }
+  }
+
+  const Plan& plan_;
+  std::vector<std::string> cells_;
+  std::vector<double> signals_;
+  std::vector<int> seq_lengths_;
+};
+
+constexpr int64_t kChunkRows = 4096;
+
+void WriteFile(const Plan& plan, const std::string& path, int64_t rows, uint64_t seed,
+               uint64_t file_id, int num_threads, Progress& progress, int64_t& done) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) Fail("cannot open {} for writing", path);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, &std::fclose);
+  auto write = [&](const std::string& data) {
+    if (!data.empty() && std::fwrite(data.data(), 1, data.size(), file) != data.size()) {
+      Fail("cannot write {}", path);
+    }
+  };
+  if (plan.header) {
+    std::string header;
+    for (size_t k = 0; k < plan.file_order.size(); ++k) {
+      if (k > 0) header += plan.delimiter;
+      header += plan.columns[plan.file_order[k]].name;
+    }
+    header += '\n';
+    write(header);
+  }
+  const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+  const int threads = std::max(1, num_threads);
+  const int64_t round = threads * 4;
+  std::vector<std::string> buffers(round);
+  for (int64_t begin = 0; begin < chunks; begin += round) {
+    int64_t end = std::min(chunks, begin + round);
+    auto work = [&](int t) {
+      RowWriter writer(plan);
+      for (int64_t chunk = begin + t; chunk < end; chunk += threads) {
+        std::string& buffer = buffers[chunk - begin];
+        buffer.clear();
+        int64_t n = std::min(kChunkRows, rows - chunk * kChunkRows);
+        Rng rng(Mix(Mix(seed, file_id), static_cast<uint64_t>(chunk)));
+        writer.Generate(rng, n, buffer);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    for (int64_t chunk = begin; chunk < end; ++chunk) write(buffers[chunk - begin]);
+    done += std::min(rows, end * kChunkRows) - std::min(rows, begin * kChunkRows);
+    progress.Update(static_cast<uint64_t>(done));
+  }
+  if (std::fflush(file) != 0) Fail("cannot write {}", path);
+}
+
+}  // namespace
+
+std::vector<std::string> GenDataColumns(const protos::EasyRecConfig& config) {
+  Plan plan = PlanBuilder(config).Build(0);
+  std::vector<std::string> names;
+  for (int i : plan.file_order) names.push_back(plan.columns[i].name);
+  return names;
+}
+
+GenDataSummary GenerateData(const protos::EasyRecConfig& config, const GenDataOptions& options) {
+  if (options.num_rows <= 0) FailConfig("--num_rows must be > 0, got {}", options.num_rows);
+  if (options.output_dir.empty()) FailConfig("--output_dir must be set");
+  int64_t eval_rows = options.eval_rows;
+  if (eval_rows < 0) {
+    eval_rows = options.num_rows / 10;
+    if (eval_rows == 0 && options.num_rows >= 2) eval_rows = 1;
+  }
+  if (eval_rows > options.num_rows) {
+    FailConfig("--eval_rows ({}) must not exceed --num_rows ({})", eval_rows, options.num_rows);
+  }
+
+  Plan plan = PlanBuilder(config).Build(options.seed);
+  GenDataSummary summary;
+  for (int i : plan.file_order) summary.columns.push_back(plan.columns[i].name);
+  summary.header = plan.header;
+  summary.label_rules = plan.label_rules;
+  summary.train_rows = options.num_rows - eval_rows;
+  summary.eval_rows = eval_rows;
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.output_dir, ec);
+  if (ec) Fail("cannot create --output_dir {}: {}", options.output_dir, ec.message());
+  summary.train_path = (std::filesystem::path(options.output_dir) / "train.csv").string();
+  summary.eval_path = (std::filesystem::path(options.output_dir) / "eval.csv").string();
+
+  for (const LabelRule& rule : summary.label_rules) {
+    std::vector<std::string> terms;
+    for (size_t k = 0; k < rule.columns.size(); ++k) {
+      terms.push_back(fmt::format("{:+.2f}*{}", rule.weights[k], rule.columns[k]));
+    }
+    spdlog::info("gen_data: label {} depends on {}", rule.label, fmt::join(terms, " "));
+  }
+  Progress progress("gen_data", static_cast<uint64_t>(options.num_rows), "rows");
+  int64_t done = 0;
+  WriteFile(plan, summary.train_path, summary.train_rows, options.seed, 1, options.num_threads,
+            progress, done);
+  WriteFile(plan, summary.eval_path, summary.eval_rows, options.seed, 2, options.num_threads,
+            progress, done);
+  progress.Finish();
+  return summary;
+}
+
+}  // namespace tzrec::data
