@@ -1,0 +1,86 @@
+#include "features/id_feature.h"
+
+#include "common/error.h"
+
+namespace tzrec {
+
+IdFeature::IdFeature(const protos::IdFeature& config, const FeatureOptions& options,
+                     bool is_sequence, std::optional<SequenceGroup> group)
+    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
+      config_(config),
+      vocab_(Vocab::Read(config, default_value(), Describe())) {}
+
+uint32_t IdFeature::value_dim() const {
+  if (config_.has_value_dim()) return config_.value_dim();
+  return is_sequence() ? 1 : 0;
+}
+
+uint64_t IdFeature::num_embeddings() const {
+  if (vocab_.zch_size) return *vocab_.zch_size;
+  if (vocab_.dynamic_capacity) return *vocab_.dynamic_capacity;
+  if (vocab_.hash_bucket_size) return *vocab_.hash_bucket_size;
+  if (vocab_.num_buckets) return *vocab_.num_buckets;
+  if (!vocab_.list().empty()) return vocab_.list().size();
+  if (!vocab_.dict().empty()) return vocab_.DictSize();
+  if (!vocab_.file().empty()) return vocab_.FileSize();
+  FailConfig("{} must set hash_bucket_size or num_buckets or vocab_list or vocab_dict or "
+             "vocab_file or zch.zch_size",
+             Describe());
+}
+
+FeatureAssets IdFeature::Assets() const {
+  if (vocab_.file().empty()) return {};
+  return {{"vocab_file", vocab_.file()}};
+}
+
+std::optional<std::vector<std::string>> IdFeature::RawInputs() const {
+  if (!config_.has_expression()) return std::nullopt;
+  return std::vector<std::string>{config_.expression()};
+}
+
+std::string FgVocabFile(const Vocab& vocab, const FeatureAssets& renamed_assets) {
+  const auto it = renamed_assets.find("vocab_file");
+  return it != renamed_assets.end() ? it->second : vocab.file();
+}
+
+void AddIdBucketizer(nlohmann::ordered_json& entry, const Vocab& vocab,
+                     const FeatureAssets& renamed_assets, bool with_num_buckets) {
+  if (vocab.zch_size || vocab.dynamic_capacity) {
+    entry["hash_bucket_size"] = kMaxHashBucketSize;
+  } else if (vocab.hash_bucket_size) {
+    entry["hash_bucket_size"] = *vocab.hash_bucket_size;
+  } else if (!vocab.list().empty()) {
+    entry["vocab_list"] = vocab.list();
+    entry["default_bucketize_value"] = vocab.default_bucketize_value();
+  } else if (!vocab.dict().empty()) {
+    nlohmann::ordered_json dict = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : vocab.dict()) dict[key] = value;
+    entry["vocab_dict"] = std::move(dict);
+    entry["default_bucketize_value"] = vocab.default_bucketize_value();
+  } else if (!vocab.file().empty()) {
+    entry["vocab_file"] = FgVocabFile(vocab, renamed_assets);
+    entry["default_bucketize_value"] = vocab.default_bucketize_value();
+  } else if (with_num_buckets && vocab.num_buckets) {
+    entry["num_buckets"] = *vocab.num_buckets;
+  }
+}
+
+nlohmann::ordered_json IdFeature::TypeFgJson(const FeatureAssets& renamed_assets) const {
+  nlohmann::ordered_json entry;
+  entry["feature_type"] = "id_feature";
+  entry["feature_name"] = config_.feature_name();
+  entry["default_value"] = default_value();
+  entry["expression"] = config_.expression();
+  entry["value_type"] = "string";
+  entry["need_prefix"] = false;
+  if (config_.separator() != "\x1d") entry["separator"] = config_.separator();
+  AddIdBucketizer(entry, vocab_, renamed_assets, /*with_num_buckets=*/true);
+  if (config_.weighted()) entry["weighted"] = true;
+  entry["value_dim"] = value_dim();
+  if (config_.has_fg_value_type()) entry["value_type"] = config_.fg_value_type();
+  if (config_.has_stub_type()) entry["stub_type"] = config_.stub_type();
+  AddSequenceFields(entry);
+  return nlohmann::ordered_json::array({entry});
+}
+
+}  // namespace tzrec

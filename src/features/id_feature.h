@@ -1,0 +1,49 @@
+// id_feature: a categorical column turned into ids by hashing
+// (hash_bucket_size), by value (num_buckets) or by a vocabulary.
+#pragma once
+
+#include "config/protos/feature.pb.h"
+#include "features/feature.h"
+#include "features/vocab.h"
+
+namespace tzrec {
+
+class IdFeature : public Feature {
+ public:
+  IdFeature(const protos::IdFeature& config, const FeatureOptions& options, bool is_sequence,
+            std::optional<SequenceGroup> group = std::nullopt);
+
+  const char* type_name() const override { return "IdFeature"; }
+  bool is_sparse() const override { return true; }
+  bool is_weighted() const override { return config_.weighted(); }
+  // value_dim when set, else 1 in a sequence and 0 (multi-valued) otherwise.
+  uint32_t value_dim() const override;
+  uint32_t output_dim() const override { return config_.embedding_dim(); }
+  uint64_t num_embeddings() const override;
+  FeatureAssets Assets() const override;
+  const protos::IdFeature& config() const override { return config_; }
+  const Vocab& vocab() const { return vocab_; }
+
+ protected:
+  std::optional<std::vector<std::string>> RawInputs() const override;
+  bool is_single_input_type() const override { return true; }
+  nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
+
+ private:
+  protos::IdFeature config_;
+  Vocab vocab_;
+};
+
+// The bucketizer keys of an id-like fg.json entry (hash_bucket_size, vocab_*,
+// num_buckets, default_bucketize_value), in upstream's order of precedence.
+// `with_num_buckets`: the type has a num_buckets field.
+void AddIdBucketizer(nlohmann::ordered_json& entry, const Vocab& vocab,
+                     const FeatureAssets& renamed_assets, bool with_num_buckets);
+
+// vocab_file's path in fg.json: its renamed copy when there is one.
+std::string FgVocabFile(const Vocab& vocab, const FeatureAssets& renamed_assets);
+
+// Upstream's placeholder bucket count for zero-collision / dynamic tables.
+inline constexpr uint64_t kMaxHashBucketSize = 9223372036854775807ULL;  // 2^63 - 1
+
+}  // namespace tzrec
