@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -212,6 +213,7 @@ struct Column {
   // kId
   IdText id_text = IdText::kInt;
   uint64_t cardinality = 1;  // distinct ids, sampled by rank
+  double log_cardinality = 0;  // log(cardinality + 1), for log-uniform ranks
   uint64_t scramble_mul = 1, scramble_add = 0;  // rank -> id in [0, cardinality)
   bool skewed = true;          // log-uniform ranks (else uniform)
   bool monotone_signal = false;  // signal grows with the rank (bucket ids)
@@ -461,6 +463,7 @@ std::vector<FeatureView> PlanBuilder::CollectFeatures() {
 void PlanBuilder::Add(Column column) {
   if (by_name_.count(column.name)) return;  // an input read by several features
   column.salt = Mix(HashString(column.name), 0x5eed);
+  column.log_cardinality = std::log(static_cast<double>(column.cardinality) + 1.0);
   if (column.shape == Shape::kId && column.id_text == IdText::kInt && !column.monotone_signal) {
     SetScramble(column, column.cardinality);
   }
@@ -870,12 +873,22 @@ class RowWriter {
     out += '"';
   }
 
-  static void AppendFloat(double v, std::string& out) { fmt::format_to(std::back_inserter(out), "{:.6g}", v); }
+  // Formatting into a stack buffer, then one append: fmt's back_inserter on a
+  // std::string pushes char by char, which dominated the run time.
+  static void AppendFloat(double v, std::string& out) {
+    char buf[32];
+    auto result = fmt::format_to_n(buf, sizeof buf, FMT_COMPILE("{:.6g}"), v);
+    out.append(buf, result.out);
+  }
+  static void AppendUInt(uint64_t v, std::string& out) {
+    fmt::format_int formatted(v);
+    out.append(formatted.data(), formatted.size());
+  }
 
   uint64_t Rank(const Column& c, Rng& rng) const {
     if (!c.skewed || c.cardinality <= 2) return rng.Below(c.cardinality);
     // log-uniform: P(rank) ~ 1/(rank+1), a long tail like real ids
-    double x = std::exp(rng.Uniform() * std::log(static_cast<double>(c.cardinality) + 1.0)) - 1.0;
+    double x = std::exp(rng.Uniform() * c.log_cardinality) - 1.0;
     uint64_t rank = static_cast<uint64_t>(x);
     return std::min(rank, c.cardinality - 1);
   }
@@ -893,13 +906,17 @@ class RowWriter {
       case IdText::kInt: {
         uint64_t id = static_cast<uint64_t>(
             (static_cast<unsigned __int128>(rank) * c.scramble_mul + c.scramble_add) % c.cardinality);
-        fmt::format_to(std::back_inserter(out), "{}", id);
+        AppendUInt(id, out);
         break;
       }
-      case IdText::kHex:
-        fmt::format_to(std::back_inserter(out), "{:08x}",
-                       static_cast<uint32_t>(Mix(c.salt ^ 0x4e78, rank)));
+      case IdText::kHex: {
+        static constexpr char kDigits[] = "0123456789abcdef";
+        uint32_t bits = static_cast<uint32_t>(Mix(c.salt ^ 0x4e78, rank));
+        char buf[8];
+        for (int k = 7; k >= 0; --k, bits >>= 4) buf[k] = kDigits[bits & 15];
+        out.append(buf, 8);
         break;
+      }
       case IdText::kVocab:
         out += c.vocab[rank];
         break;
@@ -961,23 +978,30 @@ class RowWriter {
         int n = 1 + static_cast<int>(rng.Below(4));
         for (int k = 0; k < n; ++k) {
           if (k > 0) out += c.value_sep;
-          fmt::format_to(std::back_inserter(out), "{}{}:", c.key_prefix, rng.Below(c.key_count));
+          out += c.key_prefix;
+          AppendUInt(rng.Below(c.key_count), out);
+          out += ':';
           AppendFloat(std::round(rng.Uniform() * 4000.0) / 1000.0, out);
         }
         break;
       }
       case Shape::kKey:
-        fmt::format_to(std::back_inserter(out), "{}{}", c.key_prefix, rng.Below(c.key_count));
+        out += c.key_prefix;
+        AppendUInt(rng.Below(c.key_count), out);
         break;
       case Shape::kNestedMap: {
         int categories = 1 + static_cast<int>(rng.Below(2));
         for (int k = 0; k < categories; ++k) {
           if (k > 0) out += '|';
-          fmt::format_to(std::back_inserter(out), "c{}^", rng.Below(5));
+          out += 'c';
+          AppendUInt(rng.Below(5), out);
+          out += '^';
           int items = 1 + static_cast<int>(rng.Below(3));
           for (int j = 0; j < items; ++j) {
             if (j > 0) out += ',';
-            fmt::format_to(std::back_inserter(out), "s{}:", rng.Below(10));
+            out += 's';
+            AppendUInt(rng.Below(10), out);
+            out += ':';
             AppendFloat(std::round(rng.Uniform() * 4000.0) / 1000.0, out);
           }
         }
@@ -987,7 +1011,8 @@ class RowWriter {
         int n = 1 + static_cast<int>(rng.Below(5));
         for (int k = 0; k < n; ++k) {
           if (k > 0) out += c.value_sep;
-          fmt::format_to(std::back_inserter(out), "{}{}", c.key_prefix, rng.Below(c.key_count));
+          out += c.key_prefix;
+          AppendUInt(rng.Below(c.key_count), out);
         }
         break;
       }
@@ -1034,7 +1059,7 @@ class RowWriter {
       case LabelRule::Kind::kMultiClass: {
         double p = 1.0 / (1.0 + std::exp(-logit));
         int cls = std::min(rule.num_class - 1, static_cast<int>(p * rule.num_class));
-        fmt::format_to(std::back_inserter(out), "{}", cls);
+        AppendUInt(static_cast<uint64_t>(cls), out);
         break;
       }
     }
