@@ -1,0 +1,114 @@
+// A model built from pipeline.config: one TorchScript module tree used for
+// training, evaluation, prediction and export alike.
+//
+// The root module has forward(data: Dict[str, Tensor]) -> Dict[str, Tensor]
+// (inputs `<feature>.values` / `.lengths` / `.weights`, outputs such as
+// `logits` and `probs`). Saving the root gives scripted_model.pt.
+//
+// Parameter names follow upstream's state dict ("model." + module path), e.g.
+// model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.<table>.weight
+// and model.deep_mlp.mlp.0.perceptron.0.weight.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <torch/script.h>
+
+#include "config/protos/pipeline.pb.h"
+#include "features/feature.h"
+#include "models/modules/embedding_group.h"
+
+namespace tzrec::models {
+
+using TensorMap = std::unordered_map<std::string, at::Tensor>;
+
+// Prefix of every state-dict name, as upstream's TrainWrapper adds it.
+inline constexpr char kStatePrefix[] = "model.";
+
+struct ModelBuildOptions {
+  // FP32 for training; quantized forms for export (QUANT_EMB).
+  TableStorage table_storage = TableStorage::kFp32;
+};
+
+// One prediction head: which outputs it writes, the label it learns and how it
+// is scored. Rank models have one task with an empty suffix; multi-task models
+// have one per tower, suffixed "_<tower>".
+struct Task {
+  std::string suffix;
+  std::string label_name;
+  int num_class = 1;
+  std::vector<protos::LossConfig> losses;
+  std::vector<protos::MetricConfig> metrics;
+};
+
+class Model {
+ public:
+  Model(std::string type, torch::jit::Module module, std::vector<Task> tasks,
+        std::vector<std::string> output_names, std::vector<std::string> table_names,
+        TableStorage table_storage);
+
+  // The oneof name of the model config: "deepfm", ...
+  const std::string& type() const { return type_; }
+  torch::jit::Module& module() { return module_; }
+  const std::vector<Task>& tasks() const { return tasks_; }
+  // Names of forward's outputs, in order.
+  const std::vector<std::string>& output_names() const { return output_names_; }
+
+  // Runs forward. Missing inputs are an error naming the input.
+  c10::Dict<std::string, at::Tensor> Forward(const TensorMap& inputs);
+  c10::Dict<std::string, at::Tensor> Forward(const c10::Dict<std::string, at::Tensor>& inputs);
+
+  // Training mode: dropout active, batch norm uses and updates batch stats.
+  void SetTraining(bool training);
+
+  // Trainable parameters by state-dict name, split like upstream's optimizers:
+  // embedding tables (sparse gradients) and everything else.
+  std::vector<std::pair<std::string, at::Tensor>> SparseParameters() const;
+  std::vector<std::pair<std::string, at::Tensor>> DenseParameters() const;
+
+  // Parameters and buffers by state-dict name, in module order. Tensors are
+  // the live ones (not copies).
+  std::vector<std::pair<std::string, at::Tensor>> StateDict() const;
+
+  // Copies `state` into the model. Every tensor of the model must be present
+  // with its shape (an error names the tensor and `source`); extra entries are
+  // ignored. FP32 tables load into quantized tables by packing them.
+  void LoadStateDict(const TensorMap& state, const std::string& source);
+
+  // Saves the root module as TorchScript (scripted_model.pt).
+  void SaveScripted(const std::string& path) const;
+
+ private:
+  bool IsTable(const std::string& name) const;
+
+  std::string type_;
+  torch::jit::Module module_;
+  std::vector<Task> tasks_;
+  std::vector<std::string> output_names_;
+  std::vector<std::string> table_names_;  // state-dict names of table weights
+  TableStorage table_storage_;
+};
+
+// What a model builder sees.
+struct ModelContext {
+  const protos::EasyRecConfig& config;
+  const std::vector<const Feature*>& features;
+  ModelBuildOptions options;
+};
+
+using ModelBuilder = std::unique_ptr<Model> (*)(const ModelContext& context);
+
+// Model types with a builder, keyed by the model_config oneof name.
+const std::map<std::string, ModelBuilder>& ModelBuilders();
+
+// Builds config.model_config's model. ConfigError when the type is unset or
+// has no builder (the message lists the supported types).
+std::unique_ptr<Model> BuildModel(const protos::EasyRecConfig& config,
+                                  const std::vector<const Feature*>& features,
+                                  const ModelBuildOptions& options = {});
+
+}  // namespace tzrec::models

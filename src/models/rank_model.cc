@@ -1,0 +1,91 @@
+#include "models/rank_model.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "models/modules/jit_module.h"
+
+namespace tzrec::models {
+
+Task RankTask(const protos::EasyRecConfig& config, const std::string& suffix) {
+  const protos::ModelConfig& model = config.model_config();
+  Task task;
+  task.suffix = suffix;
+  if (config.data_config().label_fields_size() > 0) {
+    task.label_name = config.data_config().label_fields(0);
+  }
+  task.num_class = static_cast<int>(model.num_class());
+  task.losses.assign(model.losses().begin(), model.losses().end());
+  task.metrics.assign(model.metrics().begin(), model.metrics().end());
+  if (task.losses.empty()) FailConfig("model_config.losses: a rank model needs at least one loss");
+  for (size_t i = 0; i < task.losses.size(); ++i) {
+    const protos::LossConfig& loss = task.losses[i];
+    switch (loss.loss_case()) {
+      case protos::LossConfig::kBinaryCrossEntropy:
+      case protos::LossConfig::kBinaryFocalLoss:
+        if (task.num_class != 1) {
+          FailConfig("model_config.losses[{}]: a binary loss needs num_class 1, got {}", i,
+                     task.num_class);
+        }
+        break;
+      case protos::LossConfig::kSoftmaxCrossEntropy:
+        if (task.num_class < 2) {
+          FailConfig("model_config.losses[{}]: softmax_cross_entropy needs num_class > 1", i);
+        }
+        break;
+      case protos::LossConfig::kJrcLoss:
+        if (task.num_class != 2) FailConfig("model_config.losses[{}]: jrc_loss needs num_class 2", i);
+        break;
+      case protos::LossConfig::kL2Loss:
+        break;
+      default:
+        FailConfig("model_config.losses[{}]: no loss type set", i);
+    }
+  }
+  return task;
+}
+
+std::string RankOutputSource(const Task& task, const std::string& y,
+                             std::vector<std::string>& output_names) {
+  std::string src;
+  auto add = [&](const std::string& name, const std::string& expr) {
+    const std::string key = name + task.suffix;
+    if (std::find(output_names.begin(), output_names.end(), key) != output_names.end()) return;
+    src += fmt::format("    out[{}] = {}\n", PyStr(key), expr);
+    output_names.push_back(key);
+  };
+  for (const protos::LossConfig& loss : task.losses) {
+    switch (loss.loss_case()) {
+      case protos::LossConfig::kBinaryCrossEntropy:
+      case protos::LossConfig::kBinaryFocalLoss:
+        add("logits", fmt::format("torch.squeeze({}, 1)", y));
+        add("probs", fmt::format("torch.sigmoid(torch.squeeze({}, 1))", y));
+        break;
+      case protos::LossConfig::kSoftmaxCrossEntropy:
+      case protos::LossConfig::kJrcLoss:
+        add("logits", y);
+        add("probs", fmt::format("torch.softmax({}, 1)", y));
+        if (task.num_class == 2) add("probs1", fmt::format("torch.softmax({}, 1)[:, 1]", y));
+        break;
+      case protos::LossConfig::kL2Loss:
+        add("y", fmt::format("torch.squeeze({}, 1)", y));
+        break;
+      default:
+        break;
+    }
+  }
+  return src;
+}
+
+MlpOptions MlpFromProto(const protos::MLP& mlp) {
+  MlpOptions options;
+  options.hidden_units.assign(mlp.hidden_units().begin(), mlp.hidden_units().end());
+  options.dropout_ratio.assign(mlp.dropout_ratio().begin(), mlp.dropout_ratio().end());
+  options.activation = mlp.activation();
+  options.use_bn = mlp.use_bn();
+  options.bias = mlp.bias();
+  options.use_ln = mlp.use_ln();
+  return options;
+}
+
+}  // namespace tzrec::models

@@ -1,0 +1,31 @@
+// Pieces every rank model (one prediction head) shares: its task, the
+// TorchScript that turns the final layer into named outputs, and config
+// conversions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/protos/module.pb.h"
+#include "config/protos/pipeline.pb.h"
+#include "models/model.h"
+#include "models/modules/mlp.h"
+
+namespace tzrec::models {
+
+// The single task of a rank model: label data_config.label_fields[0],
+// model_config's num_class, losses and metrics. ConfigError when there are no
+// losses or a loss does not fit num_class.
+Task RankTask(const protos::EasyRecConfig& config, const std::string& suffix = "");
+
+// TorchScript lines (4-space indented) that read the final layer `y`
+// ([B, num_class]) and write the task's outputs into the dict `out`, as
+// upstream's RankModel does per loss: binary losses -> logits, probs [B];
+// softmax / JRC -> logits, probs [B, C] (+ probs1 when C == 2); l2 -> y [B].
+// Appends the output names to `output_names`.
+std::string RankOutputSource(const Task& task, const std::string& y,
+                             std::vector<std::string>& output_names);
+
+MlpOptions MlpFromProto(const protos::MLP& mlp);
+
+}  // namespace tzrec::models
