@@ -726,7 +726,10 @@ void PlanBuilder::AddLabels() {
   for (int i = 0; i < dc.label_fields_size(); ++i) {
     const std::string& name = dc.label_fields(i);
     if (by_name_.count(name)) {
-      FailConfig("data_config.label_fields: \"{}\" is also a feature input column", name);
+      // A feature input doubling as a label (e.g. a domain id): one column, the
+      // feature's values.
+      spdlog::info("gen_data: label {} is the feature input column of the same name", name);
+      continue;
     }
     LabelRule rule;
     rule.label = name;
@@ -744,9 +747,7 @@ void PlanBuilder::AddLabels() {
     Add(std::move(c));
   }
   for (const auto& name : dc.sample_weight_fields()) {
-    if (by_name_.count(name)) {
-      FailConfig("data_config.sample_weight_fields: \"{}\" is also a feature or label column", name);
-    }
+    if (by_name_.count(name)) continue;  // already a feature or label column
     Column c;
     c.name = name;
     c.origin = "data_config.sample_weight_fields";

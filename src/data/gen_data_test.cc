@@ -469,6 +469,15 @@ TEST(GenDataTest, FgDagSeparatorsVocabAndInputFieldsLayout) {
   }
 }
 
+TEST(GenDataTest, LabelThatIsAFeatureInputIsOneColumn) {
+  // pepnet_taobao's third label, occupation, is also a feature input.
+  auto config = LoadPipelineConfig(Upstream("pepnet_taobao"));
+  std::vector<std::string> columns = GenDataColumns(config);
+  EXPECT_EQ(std::count(columns.begin(), columns.end(), "occupation"), 1);
+  EXPECT_EQ(std::count(columns.begin(), columns.end(), "clk"), 1);
+  EXPECT_EQ(std::count(columns.begin(), columns.end(), "buy"), 1);
+}
+
 TEST(GenDataTest, DeterministicPerSeedAndThreadCount) {
   TempDir tmp;
   auto config = LoadPipelineConfig(Upstream("dssm_taobao"));
