@@ -1,0 +1,69 @@
+#include "config/model_type.h"
+
+#include <algorithm>
+
+namespace tzrec {
+namespace {
+
+namespace pb = google::protobuf;
+
+const pb::FieldDescriptor* ModelField(const protos::ModelConfig& model_config) {
+  const auto* oneof = protos::ModelConfig::descriptor()->FindOneofByName("model");
+  return model_config.GetReflection()->GetOneofFieldDescriptor(model_config, oneof);
+}
+
+}  // namespace
+
+std::string ModelType(const protos::ModelConfig& model_config) {
+  const auto* field = ModelField(model_config);
+  return field == nullptr ? "" : field->name();
+}
+
+const pb::Message* ModelMessage(const protos::ModelConfig& model_config) {
+  const auto* field = ModelField(model_config);
+  return field == nullptr ? nullptr : &model_config.GetReflection()->GetMessage(model_config, field);
+}
+
+std::string ModelFamily(const std::string& model_type) {
+  // Field numbers in ModelConfig are grouped by family: 1xx rank, 2xx
+  // multi-task rank, 3xx match, 400 TDM, 5xx general rank, 6xx SID.
+  const auto* field = protos::ModelConfig::descriptor()->FindFieldByName(model_type);
+  if (field == nullptr || field->containing_oneof() == nullptr) return "";
+  switch (field->number() / 100) {
+    case 1: return "rank";
+    case 2: return "multi_task_rank";
+    case 3: return "match";
+    case 4: return "tdm";
+    case 5: return "general_rank";
+    case 6: return "sid";
+    default: return "";
+  }
+}
+
+const std::vector<std::string>& SupportedModelTypes() {
+  static const std::vector<std::string> kSupported = {
+      "dlrm", "deepfm", "multi_tower", "multi_tower_din", "wide_and_deep",
+      "mmoe", "dbmtl",  "ple",         "dssm",
+  };
+  return kSupported;
+}
+
+bool IsSupportedModelType(const std::string& model_type) {
+  const auto& supported = SupportedModelTypes();
+  return std::find(supported.begin(), supported.end(), model_type) != supported.end();
+}
+
+uint32_t WideEmbeddingDim(const protos::ModelConfig& model_config) {
+  const pb::Message* model = ModelMessage(model_config);
+  if (model != nullptr) {
+    const auto* field = model->GetDescriptor()->FindFieldByName("wide_embedding_dim");
+    if (field != nullptr && field->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT32) {
+      // GetUInt32 returns the proto default when unset (4 for DeepFM, 16 for xDeepFM).
+      uint32_t dim = model->GetReflection()->GetUInt32(*model, field);
+      if (dim > 0) return dim;
+    }
+  }
+  return 4;
+}
+
+}  // namespace tzrec
