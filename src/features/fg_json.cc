@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "features/feature_factory.h"
 #include "features/python_json.h"
 
 namespace tzrec {
@@ -114,6 +115,23 @@ void WriteFgJson(const nlohmann::ordered_json& fg_json, const std::string& path)
   out << text;
   out.close();
   if (!out) Fail("cannot write {}", path);
+}
+
+std::string WriteConfigFgJson(const protos::EasyRecConfig& config,
+                              const ConfigFgJsonOptions& options) {
+  if (options.output_dir.empty()) FailConfig("--fg_output_dir must be given");
+  if (options.file_name.empty() || options.file_name.find('/') != std::string::npos) {
+    FailConfig("invalid fg.json file name '{}'", options.file_name);
+  }
+  const FeatureList features = CreateFeatures(config);
+  FgJsonOptions fg_options;
+  fg_options.asset_dir = options.output_dir;
+  fg_options.remove_bucketizer = options.remove_bucketizer;
+  nlohmann::ordered_json fg_json = CreateFgJson(FeaturePointers(features), fg_options);
+  if (options.has_reserves) fg_json["reserves"] = options.reserves;
+  const std::string path = (fs::path(options.output_dir) / options.file_name).string();
+  WriteFgJson(fg_json, path);
+  return path;
 }
 
 }  // namespace tzrec

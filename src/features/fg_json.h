@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/protos/pipeline.pb.h"
 #include "features/feature.h"
 
 namespace tzrec {
@@ -28,6 +29,19 @@ nlohmann::ordered_json CreateFgJson(const std::vector<const Feature*>& features,
 
 // Writes `fg_json` to `path` in Python's json.dump(indent=4) form.
 void WriteFgJson(const nlohmann::ordered_json& fg_json, const std::string& path);
+
+// What `tzrec create_fg_json` writes: fg.json for every feature of `config`
+// (its assets copied beside it) into `output_dir`, plus "reserves" (columns
+// passed through FG untouched) when given. Returns the path of the json file.
+struct ConfigFgJsonOptions {
+  std::string output_dir;
+  std::string file_name = "fg.json";
+  std::vector<std::string> reserves;
+  bool has_reserves = false;  // upstream writes "reserves" only when the flag is given
+  bool remove_bucketizer = false;
+};
+std::string WriteConfigFgJson(const protos::EasyRecConfig& config,
+                              const ConfigFgJsonOptions& options);
 
 // Copies each of the feature's assets into `asset_dir` as "<stem>_<md5><ext>"
 // (md5 of the content; an existing copy is kept) and returns field -> new
