@@ -59,8 +59,10 @@ TEST(ValidateConfigCli, ValidConfigPrintsSummary) {
   EXPECT_THAT(result.output, HasSubstr("\nvalid\n"));
 }
 
-TEST(ValidateConfigCli, AllUpstreamExamplesAreValid) {
-  for (const auto& name : testing::UpstreamConfigNames()) {
+TEST(ValidateConfigCli, UpstreamExamplesAreValid) {
+  // All 17 are validated in-process (validate_test.cc); here a partial config,
+  // a grouped-sequence config, a match model and an unsupported model.
+  for (const char* name : {"deepfm_criteo", "dbmtl_taobao_seq", "dssm_taobao", "wukong_criteo"}) {
     auto result = RunTzrec(Args(UpstreamConfigPath(name)));
     EXPECT_EQ(result.exit_code, 0) << name << ": " << result.output;
   }
