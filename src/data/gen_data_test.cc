@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "config/pipeline_config.h"
+#include "features/feature_factory.h"
 
 namespace tzrec::data {
 namespace {
@@ -476,6 +477,41 @@ TEST(GenDataTest, LabelThatIsAFeatureInputIsOneColumn) {
   EXPECT_EQ(std::count(columns.begin(), columns.end(), "occupation"), 1);
   EXPECT_EQ(std::count(columns.begin(), columns.end(), "clk"), 1);
   EXPECT_EQ(std::count(columns.begin(), columns.end(), "buy"), 1);
+}
+
+// gen_data reads feature configs on its own (reflection); the feature library's
+// inputs() is the other account of the same rule. Both must name the same columns
+// for every upstream example.
+TEST(GenDataTest, ColumnsMatchFeatureInputsForAllUpstreamConfigs) {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(TZREC_SHARED_DIR) + "/upstream")) {
+    if (!fs::exists(entry.path() / "pipeline.config")) continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    auto config = LoadPipelineConfig((entry.path() / "pipeline.config").string());
+    FeatureList features = CreateFeatures(config);
+    bool encoded = config.data_config().fg_mode() == protos::FG_NONE ||
+                   config.data_config().fg_mode() == protos::FG_BUCKETIZE;
+    std::vector<std::string> expected;
+    auto add = [&](const std::string& name) {
+      if (std::find(expected.begin(), expected.end(), name) == expected.end()) {
+        expected.push_back(name);
+      }
+    };
+    for (const auto& f : features) {
+      if (encoded) {
+        if (!f->stub_type()) add(f->name());
+        continue;
+      }
+      for (const auto& input : f->side_inputs()) {
+        if (input.side != "feature" && input.side != "const") add(input.name);
+      }
+    }
+    for (const auto& label : config.data_config().label_fields()) add(label);
+    for (const auto& weight : config.data_config().sample_weight_fields()) add(weight);
+    EXPECT_THAT(GenDataColumns(config), ElementsAreArray(expected));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 17);
 }
 
 TEST(GenDataTest, DeterministicPerSeedAndThreadCount) {
