@@ -1,0 +1,120 @@
+#include "export/export_env.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "common/error.h"
+
+namespace tzrec::exporting {
+namespace {
+
+constexpr std::pair<const char*, QuantDtype> kQuantDtypes[] = {
+    {"FP32", QuantDtype::kFp32}, {"FP16", QuantDtype::kFp16}, {"INT8", QuantDtype::kInt8},
+    {"INT4", QuantDtype::kInt4}, {"INT2", QuantDtype::kInt2},
+};
+
+// Unset -> `unset`; "0" -> off; "1" -> INT8; a dtype name -> that dtype.
+std::optional<QuantDtype> ParseQuant(const EnvLookup& env, const std::string& variable,
+                                     std::optional<QuantDtype> unset) {
+  const std::optional<std::string> value = env(variable);
+  if (!value) return unset;
+  if (*value == "0") return std::nullopt;
+  if (*value == "1") return QuantDtype::kInt8;
+  for (const auto& [name, dtype] : kQuantDtypes) {
+    if (*value == name) return dtype;
+  }
+  FailConfig("{}={:?} is not a valid quantization: use 0 (off), FP32, FP16, INT8, INT4 or INT2",
+             variable, *value);
+}
+
+int ParseInputTile(const EnvLookup& env) {
+  const std::optional<std::string> value = env("INPUT_TILE");
+  if (!value || *value == "0") return 0;
+  if (*value == "2") return 2;
+  if (*value == "3") return 3;
+  FailConfig("INPUT_TILE={:?} is not valid: use 2 (tile user features before embedding), "
+             "3 (after embedding) or 0 / unset (no tiling)",
+             *value);
+}
+
+// A variable naming a mode tzrec cannot export: unset or a value upstream
+// reads as off is fine, anything else is refused.
+void RefuseMode(const EnvLookup& env, const std::string& variable, const std::string& off_prefix,
+                const char* what) {
+  const std::optional<std::string> value = env(variable);
+  if (!value || value->empty()) return;
+  if (value->compare(0, off_prefix.size(), off_prefix) == 0) return;
+  FailConfig("{}={:?} asks for {}, which tzrec does not support; unset it or set it to {}",
+             variable, *value, what, off_prefix);
+}
+
+}  // namespace
+
+const char* QuantDtypeName(QuantDtype dtype) {
+  for (const auto& [name, value] : kQuantDtypes) {
+    if (value == dtype) return name;
+  }
+  return "?";
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+ExportEnv ReadExportEnv(const EnvLookup& env) {
+  ExportEnv result;
+  result.quant_emb = ParseQuant(env, "QUANT_EMB", QuantDtype::kInt8);
+  result.quant_ec_emb = ParseQuant(env, "QUANT_EC_EMB", std::nullopt);
+  result.input_tile = ParseInputTile(env);
+  RefuseMode(env, "ENABLE_TRT", "0", "a TensorRT export");
+  RefuseMode(env, "ENABLE_AOT", "0", "an AOTInductor export");
+  RefuseMode(env, "UNIFIED_AOT", "0", "an AOTInductor export");
+  RefuseMode(env, "USE_DISTRIBUTED_EMBEDDING", "0", "a distributed-embedding export");
+  if (const auto value = env("MAX_EXPORT_BATCH_SIZE")) {
+    char* end = nullptr;
+    const long long size = std::strtoll(value->c_str(), &end, 10);
+    if (value->empty() || *end != '\0' || size <= 0) {
+      FailConfig("MAX_EXPORT_BATCH_SIZE={:?} is not a positive integer", *value);
+    }
+  }
+  // Upstream's order of the copied variables.
+  for (const char* name : {"INPUT_TILE", "QUANT_EMB", "QUANT_EC_EMB", "ENABLE_TRT",
+                           "AOTI_AUTOTUNE_WITH_SAMPLE_INPUTS", "MAX_EXPORT_BATCH_SIZE"}) {
+    if (const auto value = env(name)) result.acc_entries[name] = *value;
+  }
+  return result;
+}
+
+nlohmann::ordered_json ModelAccJson(const ExportEnv& env,
+                                    const nlohmann::ordered_json& additional_export_config) {
+  nlohmann::ordered_json acc = nlohmann::ordered_json::object();
+  // The scripted model takes int64 ids.
+  acc["SPARSE_INT64"] = "1";
+  for (const auto& [key, value] : env.acc_entries.items()) acc[key] = value;
+  if (additional_export_config.is_object()) {
+    for (const auto& [key, value] : additional_export_config.items()) acc[key] = value;
+  }
+  return acc;
+}
+
+nlohmann::ordered_json ParseAdditionalExportConfig(const std::string& text) {
+  if (text.empty()) return nlohmann::ordered_json::object();
+  nlohmann::ordered_json parsed;
+  try {
+    parsed = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    FailConfig("--additional_export_config is not valid JSON ({}): {}", e.what(), text);
+  }
+  if (!parsed.is_object()) {
+    FailConfig("--additional_export_config must be a JSON object like {{\"key\": \"value\"}}, "
+               "got: {}",
+               text);
+  }
+  return parsed;
+}
+
+}  // namespace tzrec::exporting

@@ -1,0 +1,125 @@
+#include "export/export_env.h"
+
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "export/export_test_util.h"
+#include "features/python_json.h"
+
+namespace tzrec::exporting {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ErrorOf;
+
+EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ExportEnvTest, DefaultsQuantizePooledTablesToInt8Only) {
+  const ExportEnv env = ReadExportEnv(Env({}));
+  ASSERT_TRUE(env.quant_emb.has_value());
+  EXPECT_EQ(*env.quant_emb, QuantDtype::kInt8);
+  EXPECT_FALSE(env.quant_ec_emb.has_value());
+  EXPECT_EQ(env.input_tile, 0);
+  EXPECT_TRUE(env.acc_entries.empty());
+}
+
+TEST(ExportEnvTest, QuantEmbValues) {
+  EXPECT_FALSE(ReadExportEnv(Env({{"QUANT_EMB", "0"}})).quant_emb.has_value());
+  EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EMB", "1"}})).quant_emb, QuantDtype::kInt8);
+  const std::pair<const char*, QuantDtype> cases[] = {
+      {"FP32", QuantDtype::kFp32}, {"FP16", QuantDtype::kFp16}, {"INT8", QuantDtype::kInt8},
+      {"INT4", QuantDtype::kInt4}, {"INT2", QuantDtype::kInt2}};
+  for (const auto& [name, dtype] : cases) {
+    EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EMB", name}})).quant_emb, dtype) << name;
+    EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EC_EMB", name}})).quant_ec_emb, dtype) << name;
+    EXPECT_STREQ(QuantDtypeName(dtype), name);
+  }
+  EXPECT_FALSE(ReadExportEnv(Env({{"QUANT_EC_EMB", "0"}})).quant_ec_emb.has_value());
+}
+
+TEST(ExportEnvTest, BadQuantValueIsAConfigErrorNamingVariableAndValue) {
+  for (const char* variable : {"QUANT_EMB", "QUANT_EC_EMB"}) {
+    for (const char* value : {"int8", "INT16", "", "yes"}) {
+      try {
+        ReadExportEnv(Env({{variable, value}}));
+        ADD_FAILURE() << variable << "=" << value << " was accepted";
+      } catch (const ConfigError& e) {
+        EXPECT_THAT(e.what(), HasSubstr(std::string(variable) + "=\"" + value + "\""));
+        EXPECT_EQ(e.exit_code(), kExitConfigError);
+      }
+    }
+  }
+}
+
+TEST(ExportEnvTest, InputTile) {
+  EXPECT_EQ(ReadExportEnv(Env({{"INPUT_TILE", "2"}})).input_tile, 2);
+  EXPECT_EQ(ReadExportEnv(Env({{"INPUT_TILE", "3"}})).input_tile, 3);
+  EXPECT_EQ(ReadExportEnv(Env({{"INPUT_TILE", "0"}})).input_tile, 0);
+  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"INPUT_TILE", "4"}})); }),
+              HasSubstr("INPUT_TILE=\"4\""));
+}
+
+TEST(ExportEnvTest, GpuModesAreRefusedWhenSwitchedOn) {
+  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"ENABLE_TRT", "1"}})); }),
+              HasSubstr("ENABLE_TRT=\"1\""));
+  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"ENABLE_AOT", "2"}})); }),
+              HasSubstr("ENABLE_AOT=\"2\""));
+  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}})); }),
+              HasSubstr("USE_DISTRIBUTED_EMBEDDING"));
+  EXPECT_EQ(ErrorOf([] { ReadExportEnv(Env({{"ENABLE_TRT", "0"}, {"ENABLE_AOT", "0"}})); }), "");
+  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"MAX_EXPORT_BATCH_SIZE", "abc"}})); }),
+              HasSubstr("MAX_EXPORT_BATCH_SIZE=\"abc\""));
+}
+
+TEST(ExportEnvTest, ModelAccJsonKeepsUpstreamKeyOrderAndJsonDumpLayout) {
+  // Set in an order different from the file's.
+  const ExportEnv env = ReadExportEnv(Env({{"MAX_EXPORT_BATCH_SIZE", "256"},
+                                           {"QUANT_EC_EMB", "INT4"},
+                                           {"ENABLE_TRT", "0"},
+                                           {"QUANT_EMB", "FP16"},
+                                           {"INPUT_TILE", "2"},
+                                           {"UNRELATED", "x"}}));
+  const std::string text = DumpPythonJson(ModelAccJson(env, nlohmann::ordered_json::object()));
+  EXPECT_EQ(text,
+            "{\n"
+            "    \"SPARSE_INT64\": \"1\",\n"
+            "    \"INPUT_TILE\": \"2\",\n"
+            "    \"QUANT_EMB\": \"FP16\",\n"
+            "    \"QUANT_EC_EMB\": \"INT4\",\n"
+            "    \"ENABLE_TRT\": \"0\",\n"
+            "    \"MAX_EXPORT_BATCH_SIZE\": \"256\"\n"
+            "}");
+}
+
+TEST(ExportEnvTest, AdditionalExportConfigMergesLikeDictUpdate) {
+  const ExportEnv env = ReadExportEnv(Env({{"QUANT_EMB", "INT8"}}));
+  const nlohmann::ordered_json additional =
+      ParseAdditionalExportConfig(R"({"cand_seq_pk": "cand_seq", "QUANT_EMB": "X", "flag": true})");
+  EXPECT_EQ(DumpPythonJson(ModelAccJson(env, additional)),
+            "{\n"
+            "    \"SPARSE_INT64\": \"1\",\n"
+            "    \"QUANT_EMB\": \"X\",\n"
+            "    \"cand_seq_pk\": \"cand_seq\",\n"
+            "    \"flag\": true\n"
+            "}");
+}
+
+TEST(ExportEnvTest, AdditionalExportConfigMustBeAJsonObject) {
+  EXPECT_TRUE(ParseAdditionalExportConfig("").empty());
+  EXPECT_THAT(ErrorOf([] { ParseAdditionalExportConfig("{bad"); }),
+              HasSubstr("--additional_export_config"));
+  EXPECT_THAT(ErrorOf([] { ParseAdditionalExportConfig("[1, 2]"); }),
+              HasSubstr("must be a JSON object"));
+}
+
+}  // namespace
+}  // namespace tzrec::exporting

@@ -1,0 +1,99 @@
+#include "export/export_staging.h"
+
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "export/export_test_util.h"
+
+namespace tzrec::exporting {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::ErrorOf;
+using testing::ReadTextFile;
+using testing::ScratchDir;
+using testing::WriteTextFile;
+
+TEST(ExportStagingTest, RefusesAnExistingDirectoryWithUpstreamsMessage) {
+  ScratchDir dir;
+  fs::create_directories(dir.path() / "export");
+  EXPECT_EQ(ErrorOf([&] { ExportStaging::Begin(dir / "export"); }),
+            "directory " + dir / "export" + " already exist.");
+  WriteTextFile(dir / "file", "x");
+  EXPECT_THAT(ErrorOf([&] { ExportStaging::Begin(dir / "file"); }), HasSubstr("already exist."));
+}
+
+TEST(ExportStagingTest, NothingAppearsUntilPublish) {
+  ScratchDir dir;
+  const std::string target = dir / "out/export";
+  auto staging = ExportStaging::Begin(target);
+  staging->WriteFile("model_acc.json", "{}");
+  staging->WriteFile("user/fg.json", "{\"features\": []}");
+  WriteTextFile(dir / "vocab.txt", "a\nb\n");
+  staging->CopyFile(dir / "vocab.txt", "vocab.txt");
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_TRUE(fs::exists(staging->staging_dir() + "/user/fg.json"));
+  EXPECT_EQ(staging->FinalPath("user"), target + "/user");
+
+  const std::string staging_dir = staging->staging_dir();
+  staging->Publish();
+  EXPECT_FALSE(fs::exists(staging_dir));
+  EXPECT_EQ(ReadTextFile(target + "/model_acc.json"), "{}");
+  EXPECT_EQ(ReadTextFile(target + "/user/fg.json"), "{\"features\": []}");
+  EXPECT_EQ(ReadTextFile(target + "/vocab.txt"), "a\nb\n");
+  staging.reset();
+  EXPECT_TRUE(fs::exists(target + "/vocab.txt")) << "destroying after publish removed files";
+}
+
+TEST(ExportStagingTest, AbandonedExportLeavesNothingBehind) {
+  ScratchDir dir;
+  const std::string target = dir / "new/parents/export";
+  std::string staging_dir;
+  {
+    auto staging = ExportStaging::Begin(target);
+    staging_dir = staging->staging_dir();
+    staging->WriteFile("a/b.txt", "x");
+    EXPECT_TRUE(fs::exists(staging_dir));
+  }
+  EXPECT_FALSE(fs::exists(staging_dir));
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_FALSE(fs::exists(dir / "new")) << "parents created for the export stay behind";
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(ExportStagingTest, PublishRefusesATargetThatAppearedMeanwhile) {
+  ScratchDir dir;
+  const std::string target = dir / "export";
+  auto staging = ExportStaging::Begin(target);
+  staging->WriteFile("model_acc.json", "{}");
+  fs::create_directories(target);  // someone else, even an empty directory
+  EXPECT_EQ(ErrorOf([&] { staging->Publish(); }), "directory " + target + " already exist.");
+  EXPECT_FALSE(fs::exists(staging->staging_dir()));
+  EXPECT_TRUE(fs::is_empty(target));
+}
+
+TEST(ExportStagingTest, TrailingSlashIsTheSameDirectory) {
+  ScratchDir dir;
+  auto staging = ExportStaging::Begin(dir / "export/");
+  EXPECT_EQ(staging->export_dir(), dir / "export");
+  staging->Publish();
+  EXPECT_TRUE(fs::is_directory(dir / "export"));
+}
+
+TEST(ExportStagingTest, RemoteDirectoriesAreRefusedForNow) {
+  EXPECT_THAT(ErrorOf([] { ExportStaging::Begin("s3://bucket/export"); }),
+              HasSubstr("s3://bucket/export"));
+}
+
+TEST(ExportStagingTest, CopyingAMissingFileNamesIt) {
+  ScratchDir dir;
+  auto staging = ExportStaging::Begin(dir / "export");
+  EXPECT_THAT(ErrorOf([&] { staging->CopyFile(dir / "missing.txt", "missing.txt"); }),
+              HasSubstr(dir / "missing.txt"));
+}
+
+}  // namespace
+}  // namespace tzrec::exporting

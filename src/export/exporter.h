@@ -1,0 +1,47 @@
+// `tzrec export`: turns a trained checkpoint into the artifacts serving reads,
+// as upstream's tzrec.main.export does:
+//
+//   export_dir/
+//     scripted_model.pt  TorchScript, forward(Dict[str, Tensor]) -> Dict[str, Tensor]
+//     pipeline.config    the config, feature_configs rewritten for the exported features
+//     fg.json            the exported features' FG spec
+//     model_acc.json     what acceleration / quantization was applied
+//     <assets>           --asset_files and the features' vocab files
+//
+// Match models (DSSM) get export_dir/user/ and export_dir/item/, each a full
+// set with only its tower's features. Everything is checked (env variables,
+// config, export_dir, asset files, checkpoint) before anything is written, and
+// the export is built in a staging directory that appears as export_dir only
+// when complete.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "export/export_env.h"
+
+namespace tzrec::exporting {
+
+struct ExportRequest {
+  std::string pipeline_config_path;
+  std::string export_dir;
+  // Empty: latest (or best, per export_config) checkpoint of model_dir.
+  std::string checkpoint_path;
+  // Extra files copied into every exported directory under their own names.
+  std::vector<std::string> asset_files;
+  // JSON object merged into model_acc.json; empty for none.
+  std::string additional_export_config;
+  // Upstream reads a sample batch for tracing the item tower from here;
+  // tzrec builds TorchScript directly and needs no sample, so it is accepted
+  // for compatibility and otherwise unused.
+  std::string item_input_path;
+};
+
+// "a,b" -> {"a", "b"}; empty parts are dropped.
+std::vector<std::string> SplitAssetFiles(const std::string& asset_files);
+
+// Runs the export; throws tzrec::Error / ConfigError on failure, leaving no
+// export_dir behind.
+void Export(const ExportRequest& request, const EnvLookup& env = ProcessEnv());
+
+}  // namespace tzrec::exporting

@@ -1,0 +1,85 @@
+#include "export/model_export.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "config/model_type.h"
+#include "checkpoint/checkpoint.h"
+#include "export/input_tile.h"
+#include "models/model.h"
+
+namespace tzrec::exporting {
+
+struct ModelExporter::State {
+  const protos::EasyRecConfig& config;
+  const std::vector<const Feature*>& features;
+  CheckpointChoice checkpoint;
+  models::TableStorage pooled_storage = models::TableStorage::kFp32;
+  int input_tile = 0;
+  models::TensorMap tensors;
+};
+
+namespace {
+
+// The storage of pooled tables for QUANT_EMB.
+models::TableStorage PooledStorage(const std::optional<QuantDtype>& quant) {
+  if (!quant) return models::TableStorage::kFp32;
+  switch (*quant) {
+    case QuantDtype::kFp32: return models::TableStorage::kFp32;
+    case QuantDtype::kInt8: return models::TableStorage::kInt8;
+    case QuantDtype::kInt4: return models::TableStorage::kInt4;
+    case QuantDtype::kInt2: return models::TableStorage::kInt2;
+    case QuantDtype::kFp16: break;
+  }
+  FailConfig("QUANT_EMB=FP16: half-precision embedding tables are not available in tzrec yet; "
+             "use FP32, INT8, INT4 or INT2");
+}
+
+}  // namespace
+
+ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
+                             const std::vector<const Feature*>& features, const ExportEnv& env,
+                             const CheckpointChoice& checkpoint)
+    : state_(new State{config, features, checkpoint}) {
+  state_->pooled_storage = PooledStorage(env.quant_emb);
+  state_->input_tile = env.input_tile;
+  spdlog::info("pooled embedding tables: {}{}", models::TableStorageName(state_->pooled_storage),
+               env.quant_emb ? "" : " (QUANT_EMB=0)");
+  if (env.quant_ec_emb) {
+    spdlog::info("sequence embedding tables: {} (QUANT_EC_EMB)", QuantDtypeName(*env.quant_ec_emb));
+  }
+  state_->tensors = checkpoint::ReadModelState(checkpoint.path);
+}
+
+ModelExporter::~ModelExporter() = default;
+
+std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
+                                              const std::string& path) const {
+  if (!set.subdir.empty()) {
+    FailConfig("model_config.{}: exporting its \"{}\" part is not available in tzrec yet",
+               ModelType(state_->config.model_config()), set.subdir);
+  }
+  models::ModelBuildOptions options;
+  options.table_storage = state_->pooled_storage;
+  std::unique_ptr<models::Model> model =
+      models::BuildModel(state_->config, state_->features, options);
+  model->LoadStateDict(state_->tensors, state_->checkpoint.path);
+  model->SetTraining(false);
+  if (state_->input_tile == 0) {
+    model->SaveScripted(path);
+    return model->output_names();
+  }
+  const TiledInputs tiled = UserTiledInputs(set.features);
+  spdlog::info("INPUT_TILE={}: {} user-side input(s) arrive with batch 1", state_->input_tile,
+               tiled.sparse.size() + tiled.dense.size());
+  torch::jit::Module wrapper = WrapWithInputTile(model->module(), tiled);
+  wrapper.eval();
+  try {
+    wrapper.save(path);
+  } catch (const c10::Error& e) {
+    Fail("cannot save {}: {}", path, e.what_without_backtrace());
+  }
+  return model->output_names();
+}
+
+}  // namespace tzrec::exporting
