@@ -34,6 +34,11 @@ FeatureTransform::FeatureTransform(FeatureSpec spec, HashKind hash_kind)
       });
     }
   }
+  if (!discrete_ && spec_.boundaries.empty() && default_numbers_.size() == 1 && dense_dim_ > 1) {
+    // One default for a multi-dimensional value fills every dimension (upstream
+    // writes default_value "0" for value_dim 2 lookups).
+    default_numbers_.assign(dense_dim_, default_numbers_[0]);
+  }
   if (!discrete_ && spec_.boundaries.empty() && !default_numbers_.empty() &&
       static_cast<int>(default_numbers_.size()) != dense_dim_) {
     FailConfig("{}: default_value '{}' has {} values, value_dim is {}", where, spec_.default_value,
@@ -80,7 +85,10 @@ int64_t FeatureTransform::Emit(const std::string_view* inputs, RawValues& values
       if (spec_.weighted) values.weights.assign(values.tokens.size(), 1.0f);
     }
     size_t n = values.tokens.size();
-    if (spec_.value_dim && *spec_.value_dim > 0) n = std::min<size_t>(n, *spec_.value_dim);
+    // value_dim caps how many ids an id/combo feature keeps; for lookup and
+    // match it describes the values instead.
+    const bool truncates = spec_.type == FeatureType::kId || spec_.type == FeatureType::kCombo;
+    if (truncates && spec_.value_dim && *spec_.value_dim > 0) n = std::min<size_t>(n, *spec_.value_dim);
     if (text != nullptr) {
       text->clear();
       for (size_t i = 0; i < n; ++i) {

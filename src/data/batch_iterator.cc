@@ -1,0 +1,83 @@
+#include "data/batch_iterator.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace tzrec::data {
+
+std::vector<std::string> ExpandInputPath(const std::string& input_path) {
+  std::vector<std::string> files;
+  std::stringstream parts(input_path);
+  std::string pattern;
+  while (std::getline(parts, pattern, ',')) {
+    if (pattern.empty()) continue;
+    glob_t g{};
+    int rc = glob(pattern.c_str(), 0, nullptr, &g);
+    if (rc == 0) {
+      std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+      std::sort(matches.begin(), matches.end());
+      files.insert(files.end(), matches.begin(), matches.end());
+    }
+    globfree(&g);
+  }
+  if (files.empty()) Fail("no input files match '{}'", input_path);
+  return files;
+}
+
+BatchIterator::BatchIterator(BatchIteratorOptions options, std::shared_ptr<const fg::FgEngine> engine,
+                             DataParserOptions parser_options)
+    : options_(std::move(options)), engine_(std::move(engine)),
+      parser_(engine_.get(), std::move(parser_options)), files_(ExpandInputPath(options_.input_path)) {
+  if (options_.batch_size <= 0) FailConfig("batch_size must be positive, got {}", options_.batch_size);
+}
+
+BatchIterator::~BatchIterator() = default;
+
+int64_t BatchIterator::skipped_rows() const {
+  return csv_skipped_done_ + (reader_ ? reader_->skipped_rows() : 0) + fg_skipped_;
+}
+
+bool BatchIterator::OpenNextFile() {
+  if (reader_) {
+    csv_skipped_done_ += reader_->skipped_rows();
+    reader_.reset();
+  }
+  if (next_file_ == files_.size()) {
+    ++epoch_;
+    next_file_ = 0;
+    if (options_.num_epochs > 0 && epoch_ >= options_.num_epochs) return false;
+  }
+  reader_ = std::make_unique<CsvReader>(files_[next_file_++], options_.csv);
+  return true;
+}
+
+bool BatchIterator::Next(Batch* batch) {
+  if (options_.num_epochs > 0 && epoch_ >= options_.num_epochs) return false;
+  int64_t files_without_batch = 0;
+  while (true) {
+    if (!reader_ && !OpenNextFile()) return false;
+    const int64_t read = reader_->ReadRows(options_.batch_size, &rows_);
+    if (read == 0 || (options_.drop_remainder && read < options_.batch_size)) {
+      // End of this file (a short last batch is dropped when asked). A whole
+      // pass over the files without a batch ends iteration instead of spinning.
+      if (++files_without_batch > static_cast<int64_t>(files_.size())) return false;
+      if (!OpenNextFile()) return false;
+      continue;
+    }
+    if (rows_.num_rows == 0) continue;  // every row read was bad and skipped
+    int64_t skipped = 0;
+    batch->inputs = parser_.Parse(rows_, &skipped);
+    fg_skipped_ += skipped;
+    batch->batch_size = rows_.num_rows - skipped;
+    batch->epoch = epoch_;
+    rows_read_ += batch->batch_size;
+    if (batch->batch_size == 0) continue;
+    return true;
+  }
+}
+
+}  // namespace tzrec::data

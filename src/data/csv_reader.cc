@@ -1,0 +1,206 @@
+#include "data/csv_reader.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace tzrec::data {
+
+int CsvRowBatch::ColumnIndex(std::string_view name) const {
+  for (size_t i = 0; i < column_names.size(); ++i) {
+    if (column_names[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+fg::InputBatch CsvRowBatch::ToInputBatch() const {
+  fg::InputBatch batch;
+  batch.num_rows = num_rows;
+  const size_t ncols = num_columns();
+  for (size_t c = 0; c < ncols; ++c) {
+    batch.columns[column_names[c]] = fg::StridedColumn{fields.data() + c, ncols};
+  }
+  batch.describe_row = [this](int64_t row) {
+    return file + ":" + std::to_string(line_numbers[static_cast<size_t>(row)]);
+  };
+  return batch;
+}
+
+CsvReader::CsvReader(std::string path, CsvOptions options)
+    : path_(std::move(path)), options_(std::move(options)) {
+  file_ = std::fopen(path_.c_str(), "rb");
+  if (file_ == nullptr) Fail("cannot open input file {}: {}", path_, std::strerror(errno));
+  if (options_.with_header) {
+    size_t end = FindRecordEnd(pos_);
+    if (end == std::string::npos) Fail("{}: with_header is set but the file is empty", path_);
+    std::vector<std::string_view> names;
+    SplitRecord(buffer_.data(), pos_, end, names, line_);
+    for (auto n : names) column_names_.emplace_back(n);
+    for (const char* p = buffer_.data() + pos_; p < buffer_.data() + end; ++p) line_ += *p == '\n';
+    pos_ = end + 1;
+    ++line_;
+  } else {
+    column_names_ = options_.column_names;
+    if (column_names_.empty()) {
+      Fail("{}: the CSV has no header (with_header: false) and no input_fields name its columns", path_);
+    }
+  }
+}
+
+CsvReader::~CsvReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+bool CsvReader::Refill() {
+  if (eof_) return false;
+  // Drop consumed bytes, then append a chunk.
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  const size_t old = buffer_.size();
+  buffer_.resize(old + options_.read_chunk_bytes);
+  size_t got = std::fread(buffer_.data() + old, 1, options_.read_chunk_bytes, file_);
+  buffer_.resize(old + got);
+  if (got < options_.read_chunk_bytes) {
+    if (std::ferror(file_)) Fail("error reading {}: {}", path_, std::strerror(errno));
+    eof_ = true;
+  }
+  return got > 0;
+}
+
+size_t CsvReader::FindRecordEnd(size_t from) {
+  // `from` is pos_ on entry; refills shift the buffer, so work with offsets.
+  size_t offset = from - pos_;
+  while (true) {
+    const char* base = buffer_.data() + pos_;
+    const size_t avail = buffer_.size() - pos_;
+    if (offset < avail) {
+      const char* start = base + offset;
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', avail - offset));
+      const char* stop = nl ? nl : base + avail;
+      if (std::memchr(start, '"', static_cast<size_t>(stop - start)) == nullptr) {
+        if (nl) return static_cast<size_t>(nl - buffer_.data());
+      } else {
+        // Quote-aware scan from the record start.
+        bool in_quotes = false;
+        const char* p = start;
+        for (; p < base + avail; ++p) {
+          if (*p == '"') in_quotes = !in_quotes;
+          else if (*p == '\n' && !in_quotes) return static_cast<size_t>(p - buffer_.data());
+        }
+      }
+    }
+    if (!Refill()) {
+      // End of input: a last line without '\n' is still a record.
+      if (buffer_.size() > pos_ + offset) return buffer_.size();
+      return std::string::npos;
+    }
+  }
+}
+
+size_t CsvReader::SplitRecord(char* data, size_t begin, size_t end, std::vector<std::string_view>& out,
+                              int64_t line) {
+  out.clear();
+  if (end > begin && data[end - 1] == '\r') --end;
+  const char delim = options_.delimiter;
+  const char* rec = data + begin;
+  const size_t len = end - begin;
+  if (std::memchr(rec, '"', len) == nullptr) {
+    const char* p = rec;
+    const char* stop = rec + len;
+    while (true) {
+      const char* hit = static_cast<const char*>(std::memchr(p, delim, static_cast<size_t>(stop - p)));
+      if (hit == nullptr) {
+        out.emplace_back(p, static_cast<size_t>(stop - p));
+        return out.size();
+      }
+      out.emplace_back(p, static_cast<size_t>(hit - p));
+      p = hit + 1;
+    }
+  }
+  // Quoted fields: unescape in place (the result is never longer).
+  size_t i = begin;
+  while (true) {
+    char* field = data + i;
+    char* w = field;
+    if (i < end && data[i] == '"') {
+      ++i;
+      while (true) {
+        if (i >= end) Fail("{}:{}: unterminated quoted field", path_, line);
+        if (data[i] == '"') {
+          if (i + 1 < end && data[i + 1] == '"') {
+            *w++ = '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        *w++ = data[i++];
+      }
+      if (i < end && data[i] != delim) {
+        Fail("{}:{}: unexpected character after a closing quote", path_, line);
+      }
+    } else {
+      while (i < end && data[i] != delim) *w++ = data[i++];
+    }
+    out.emplace_back(field, static_cast<size_t>(w - field));
+    if (i >= end) return out.size();
+    ++i;  // delimiter
+  }
+}
+
+int64_t CsvReader::ReadRows(int64_t max_rows, CsvRowBatch* batch) {
+  batch->file = path_;
+  batch->column_names = column_names_;
+  batch->num_rows = 0;
+  batch->fields.clear();
+  batch->line_numbers.clear();
+  batch->bytes.clear();
+  struct Record {
+    size_t offset, length;
+  };
+  std::vector<Record> records;
+  while (static_cast<int64_t>(records.size()) < max_rows) {
+    size_t end = FindRecordEnd(pos_);
+    if (end == std::string::npos) break;
+    const char* rec = buffer_.data() + pos_;
+    const size_t len = end - pos_;
+    const int64_t line = line_;
+    for (const char* p = static_cast<const char*>(std::memchr(rec, '\n', len)); p != nullptr;
+         p = static_cast<const char*>(std::memchr(p + 1, '\n', len - static_cast<size_t>(p + 1 - rec)))) {
+      ++line_;  // newlines inside quoted fields
+    }
+    ++line_;
+    const bool blank = len == 0 || (len == 1 && rec[0] == '\r');
+    if (!blank) {
+      records.push_back({batch->bytes.size(), len});
+      batch->bytes.append(rec, len);
+      batch->line_numbers.push_back(line);
+    }
+    pos_ = std::min(end + 1, buffer_.size());
+  }
+  const size_t ncols = column_names_.size();
+  batch->fields.reserve(records.size() * ncols);
+  std::vector<std::string_view> row;
+  size_t kept = 0;
+  for (size_t r = 0; r < records.size(); ++r) {
+    const int64_t line = batch->line_numbers[r];
+    size_t n = SplitRecord(batch->bytes.data(), records[r].offset, records[r].offset + records[r].length, row, line);
+    if (n != ncols) {
+      if (!options_.skip_bad_rows) {
+        Fail("{}:{}: expected {} fields (delimiter '{}'), got {}", path_, line, ncols,
+             options_.delimiter, n);
+      }
+      ++skipped_rows_;
+      continue;
+    }
+    batch->fields.insert(batch->fields.end(), row.begin(), row.end());
+    batch->line_numbers[kept++] = line;
+  }
+  batch->line_numbers.resize(kept);
+  batch->num_rows = static_cast<int64_t>(kept);
+  return static_cast<int64_t>(records.size());
+}
+
+}  // namespace tzrec::data

@@ -1,0 +1,124 @@
+#include "data/data_options.h"
+
+#include <sstream>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include "common/error.h"
+
+namespace tzrec::data {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The set oneof member of a FeatureConfig-like message (one field set).
+const Message* SetSubMessage(const Message& msg) {
+  const Reflection* refl = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  refl->ListFields(msg, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      return &refl->GetMessage(msg, f);
+    }
+  }
+  return nullptr;
+}
+
+std::string StringField(const Message& msg, const char* name, bool* has) {
+  const FieldDescriptor* f = msg.GetDescriptor()->FindFieldByName(name);
+  if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING || f->is_repeated()) {
+    *has = false;
+    return "";
+  }
+  *has = msg.GetReflection()->HasField(msg, f);
+  return msg.GetReflection()->GetString(msg, f);
+}
+
+void AddDefault(const Message& feature, const std::string& prefix,
+                std::unordered_map<std::string, std::string>& out) {
+  bool has_name = false, has_default = false;
+  std::string name = StringField(feature, "feature_name", &has_name);
+  std::string value = StringField(feature, "fg_encoded_default_value", &has_default);
+  if (has_name && has_default) out[prefix + name] = value;
+}
+
+}  // namespace
+
+fg::FgEngineOptions FgEngineOptionsFromConfig(const protos::EasyRecConfig& config) {
+  const protos::DataConfig& dc = config.data_config();
+  fg::FgEngineOptions options;
+  switch (dc.fg_mode()) {
+    case protos::FG_NONE: options.mode = fg::FgMode::kEncoded; break;
+    case protos::FG_DAG:
+    case protos::FG_NORMAL: options.mode = fg::FgMode::kFg; break;
+    default:
+      FailConfig("data_config.fg_mode {} is not supported (use FG_NONE, FG_NORMAL or FG_DAG)",
+                 protos::FgMode_Name(dc.fg_mode()));
+  }
+  const std::string& sep = dc.fg_encoded_multival_sep();
+  if (sep.size() != 1) {
+    FailConfig("data_config.fg_encoded_multival_sep must be one character, got '{}'", sep);
+  }
+  options.fg_encoded_multival_sep = sep[0];
+  options.fg_encoded_defaults = FgEncodedDefaults(config);
+  return options;
+}
+
+std::unordered_map<std::string, std::string> FgEncodedDefaults(const protos::EasyRecConfig& config) {
+  std::unordered_map<std::string, std::string> out;
+  for (const auto& fc : config.feature_configs()) {
+    const Message* feature = SetSubMessage(fc);
+    if (feature == nullptr) continue;
+    bool has_seq_name = false;
+    std::string seq_name = StringField(*feature, "sequence_name", &has_seq_name);
+    const FieldDescriptor* subs = feature->GetDescriptor()->FindFieldByName("features");
+    if (has_seq_name && subs != nullptr && subs->is_repeated()) {
+      const Reflection* refl = feature->GetReflection();
+      for (int i = 0; i < refl->FieldSize(*feature, subs); ++i) {
+        const Message* sub = SetSubMessage(refl->GetRepeatedMessage(*feature, subs, i));
+        if (sub != nullptr) AddDefault(*sub, seq_name + "__", out);
+      }
+    } else {
+      AddDefault(*feature, "", out);
+    }
+  }
+  return out;
+}
+
+BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc, const std::string& input_path,
+                                                    int num_epochs, bool for_eval) {
+  BatchIteratorOptions options;
+  options.input_path = input_path;
+  options.batch_size = for_eval && dc.has_eval_batch_size() ? dc.eval_batch_size() : dc.batch_size();
+  options.num_epochs = num_epochs;
+  options.drop_remainder = dc.drop_remainder();
+  if (dc.delimiter().size() != 1) {
+    FailConfig("data_config.delimiter must be one character, got '{}'", dc.delimiter());
+  }
+  options.csv.delimiter = dc.delimiter()[0];
+  options.csv.with_header = dc.with_header();
+  for (const auto& field : dc.input_fields()) options.csv.column_names.push_back(field.input_name());
+  if (options.csv.column_names.empty() && dc.has_input_fields_str()) {
+    std::stringstream parts(dc.input_fields_str());
+    std::string item;
+    while (std::getline(parts, item, ',')) {
+      if (!item.empty()) options.csv.column_names.push_back(item.substr(0, item.find(':')));
+    }
+  }
+  if (!options.csv.with_header && options.csv.column_names.empty()) {
+    FailConfig("data_config: CSV input without header needs input_fields to name its columns");
+  }
+  return options;
+}
+
+DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& dc) {
+  DataParserOptions options;
+  options.label_fields.assign(dc.label_fields().begin(), dc.label_fields().end());
+  options.sample_weight_fields.assign(dc.sample_weight_fields().begin(), dc.sample_weight_fields().end());
+  return options;
+}
+
+}  // namespace tzrec::data

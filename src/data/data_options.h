@@ -1,0 +1,33 @@
+// The thin bridge from pipeline.config (data_config, feature_configs) to the
+// data path's plain option structs, so that everything else under data/ and
+// features/fg/ works without protos.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "config/protos/data.pb.h"
+#include "config/protos/pipeline.pb.h"
+#include "data/batch_iterator.h"
+#include "features/fg/fg_engine.h"
+
+namespace tzrec::data {
+
+// fg_mode FG_NONE -> encoded input; FG_DAG / FG_NORMAL -> FG on raw input.
+// FG_BUCKETIZE is not supported (ConfigError).
+fg::FgEngineOptions FgEngineOptionsFromConfig(const protos::EasyRecConfig& config);
+
+// feature name (grouped sequences: "<sequence_name>__<feature>") ->
+// fg_encoded_default_value, for every feature config that sets one.
+std::unordered_map<std::string, std::string> FgEncodedDefaults(const protos::EasyRecConfig& config);
+
+// CSV options, batch size (eval_batch_size when `for_eval` and set) and
+// drop_remainder from data_config. Column names come from input_fields (or
+// input_fields_str "name:type,...") when there is no header.
+BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& data_config,
+                                                    const std::string& input_path, int num_epochs,
+                                                    bool for_eval);
+
+DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& data_config);
+
+}  // namespace tzrec::data
