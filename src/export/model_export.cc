@@ -63,7 +63,7 @@ std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
   options.table_storage = state_->pooled_storage;
   std::unique_ptr<models::Model> model =
       models::BuildModel(state_->config, state_->features, options);
-  model->LoadStateDict(state_->tensors, state_->checkpoint.path);
+  model->LoadStateDict(state_->tensors, "checkpoint " + state_->checkpoint.path);
   model->SetTraining(false);
   if (state_->input_tile == 0) {
     model->SaveScripted(path);

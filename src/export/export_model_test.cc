@@ -1,0 +1,211 @@
+// Export end to end in the library: a DeepFM checkpoint is exported and the
+// scripted_model.pt it writes is loaded back with torch::jit::load and compared
+// with the model built from the checkpoint.
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include "checkpoint/checkpoint.h"
+#include "common/error.h"
+#include "config/pipeline_config.h"
+#include "export/export_test_util.h"
+#include "export/exporter.h"
+#include "features/feature_factory.h"
+#include "features/fg_json.h"
+#include "features/python_json.h"
+#include "models/model.h"
+#include "models/test_models.h"
+#include "train/eval_log.h"
+
+namespace tzrec::exporting {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::ErrorOf;
+using testing::ReadTextFile;
+using testing::ScratchDir;
+
+EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+c10::Dict<std::string, at::Tensor> ToDict(const models::TensorMap& inputs) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [name, tensor] : inputs) dict.insert(name, tensor);
+  return dict;
+}
+
+at::Tensor Output(torch::jit::Module& module, const models::TensorMap& inputs,
+                  const std::string& name) {
+  auto result = module.forward({ToDict(inputs)}).toGenericDict();
+  return result.at(name).toTensor();
+}
+
+double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+class ExportModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(7);
+    config_ = models::testing::SmallDeepFMConfig();
+    config_.set_model_dir(dir_ / "model");
+    config_path_ = dir_ / "pipeline.config";
+    SavePipelineConfig(config_, config_path_);
+    features_ = CreateFeatures(config_);
+    model_ = models::BuildModel(config_, FeaturePointers(features_));
+    model_->SetTraining(false);
+    checkpoint::SaveCheckpoint(config_.model_dir(), 5, model_->StateDict(), {});
+  }
+
+  std::string Export(const std::string& name, const std::map<std::string, std::string>& env,
+                     ExportRequest request = {}) {
+    request.pipeline_config_path = config_path_;
+    request.export_dir = dir_ / name;
+    exporting::Export(request, Env(env));
+    return request.export_dir;
+  }
+
+  torch::jit::Module Load(const std::string& export_dir) {
+    torch::jit::Module module = torch::jit::load(export_dir + "/scripted_model.pt");
+    module.eval();
+    return module;
+  }
+
+  at::Tensor Expected(const models::TensorMap& inputs, const std::string& name = "probs") {
+    return model_->Forward(inputs).at(name);
+  }
+
+  ScratchDir dir_;
+  protos::EasyRecConfig config_;
+  std::string config_path_;
+  FeatureList features_;
+  std::unique_ptr<models::Model> model_;
+};
+
+TEST_F(ExportModelTest, Fp32ExportPredictsLikeTheCheckpointModel) {
+  const std::string export_dir = Export("export", {{"QUANT_EMB", "0"}});
+  torch::jit::Module loaded = Load(export_dir);
+  const auto batch = models::testing::MakeSyntheticBatch(64);
+  for (const char* output : {"logits", "probs"}) {
+    EXPECT_LT(MaxAbsDiff(Output(loaded, batch.inputs, output), Expected(batch.inputs, output)),
+              1e-6)
+        << output;
+  }
+}
+
+TEST_F(ExportModelTest, WritesEveryArtifactInUpstreamsForm) {
+  const std::string export_dir = Export("export", {{"QUANT_EMB", "0"}});
+  EXPECT_EQ(ReadTextFile(export_dir + "/model_acc.json"),
+            "{\n    \"SPARSE_INT64\": \"1\",\n    \"QUANT_EMB\": \"0\"\n}");
+  EXPECT_EQ(ReadTextFile(export_dir + "/fg.json"),
+            DumpPythonJson(CreateFgJson(FeaturePointers(features_))));
+  const protos::EasyRecConfig exported = LoadPipelineConfig(export_dir + "/pipeline.config");
+  EXPECT_EQ(exported.feature_configs_size(), 3);
+  EXPECT_EQ(exported.model_dir(), config_.model_dir());
+  EXPECT_TRUE(exported.model_config().has_deepfm());
+  // Nothing else: no staging directory left beside it.
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    ++entries;
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos);
+  }
+  EXPECT_EQ(entries, 3);  // pipeline.config, model, export
+}
+
+TEST_F(ExportModelTest, QuantizedExportsUseThePackedOperators) {
+  const auto batch = models::testing::MakeSyntheticBatch(64);
+  const at::Tensor expected = Expected(batch.inputs);
+  const std::map<std::string, std::pair<std::string, double>> cases = {
+      {"INT8", {"embedding_bag_byte_rowwise_offsets", 1e-2}},
+      {"INT4", {"embedding_bag_4bit_rowwise_offsets", 5e-2}},
+      {"INT2", {"embedding_bag_2bit_rowwise_offsets", 2e-1}},
+  };
+  for (const auto& [dtype, expectation] : cases) {
+    const std::string export_dir =
+        dtype == "INT8" ? Export("export_default", {}) : Export("export_" + dtype, {{"QUANT_EMB", dtype}});
+    torch::jit::Module loaded = Load(export_dir);
+    std::ostringstream graphs;
+    for (const auto& child : loaded.named_modules()) {
+      if (auto method = child.value.find_method("forward")) graphs << *method->graph();
+    }
+    EXPECT_THAT(graphs.str(), HasSubstr(expectation.first)) << dtype;
+    EXPECT_LT(MaxAbsDiff(Output(loaded, batch.inputs, "probs"), expected), expectation.second)
+        << dtype;
+  }
+}
+
+TEST_F(ExportModelTest, InputTileMatchesTheUntiledModel) {
+  for (const char* mode : {"2", "3"}) {
+    const std::string export_dir =
+        Export(std::string("export_tile") + mode, {{"QUANT_EMB", "0"}, {"INPUT_TILE", mode}});
+    EXPECT_THAT(ReadTextFile(export_dir + "/model_acc.json"),
+                HasSubstr(std::string("\"INPUT_TILE\": \"") + mode + "\""));
+    torch::jit::Module loaded = Load(export_dir);
+    const int64_t batch_size = 9;
+    auto batch = models::testing::MakeSyntheticBatch(batch_size);
+    // cat_a is the only user-side feature of the small DeepFM.
+    models::TensorMap request = batch.inputs;
+    request["cat_a.values"] = batch.inputs["cat_a.values"].slice(0, 0, 1);
+    request["cat_a.lengths"] = batch.inputs["cat_a.lengths"].slice(0, 0, 1);
+    request["batch_size"] = torch::tensor({batch_size});
+    models::TensorMap tiled = batch.inputs;
+    tiled["cat_a.values"] = request["cat_a.values"].repeat({batch_size});
+    tiled["cat_a.lengths"] = request["cat_a.lengths"].repeat({batch_size});
+    EXPECT_LT(MaxAbsDiff(Output(loaded, request, "probs"), Expected(tiled)), 1e-6) << mode;
+  }
+}
+
+TEST_F(ExportModelTest, BestExporterRestoresTheBestStep) {
+  // Step 9 holds different weights and a worse AUC than step 5.
+  auto other = models::BuildModel(config_, FeaturePointers(features_));
+  other->SetTraining(false);
+  checkpoint::SaveCheckpoint(config_.model_dir(), 9, other->StateDict(), {});
+  const std::string log = config_.model_dir() + "/" + train::kEvalResultFile;
+  train::AppendEvalResult(log, 5, {{"auc", 0.8}});
+  train::AppendEvalResult(log, 9, {{"auc", 0.6}});
+  config_.mutable_export_config()->set_exporter_type("best");
+  SavePipelineConfig(config_, config_path_);
+
+  torch::jit::Module best = Load(Export("export_best", {{"QUANT_EMB", "0"}}));
+  const auto batch = models::testing::MakeSyntheticBatch(32);
+  EXPECT_LT(MaxAbsDiff(Output(best, batch.inputs, "probs"), Expected(batch.inputs)), 1e-6);
+  EXPECT_GT(MaxAbsDiff(Output(best, batch.inputs, "probs"), other->Forward(batch.inputs).at("probs")),
+            1e-6)
+      << "the two checkpoints are indistinguishable; the test proves nothing";
+}
+
+TEST_F(ExportModelTest, MissingTensorIsNamedAndNothingIsWritten) {
+  checkpoint::NamedTensors state = model_->StateDict();
+  const std::string dropped = state.back().first;
+  state.pop_back();
+  checkpoint::SaveCheckpoint(config_.model_dir(), 10, state, {});
+  const std::string error = ErrorOf([&] { Export("export", {}); });
+  EXPECT_THAT(error, HasSubstr(dropped));
+  EXPECT_THAT(error, HasSubstr("model.ckpt-10"));
+  EXPECT_FALSE(fs::exists(dir_ / "export"));
+}
+
+TEST_F(ExportModelTest, AssetFilesAreCopiedUnderTheirOwnNames) {
+  testing::WriteTextFile(dir_ / "assets/readme.txt", "hello");
+  ExportRequest request;
+  request.asset_files = SplitAssetFiles(dir_ / "assets/readme.txt" + ",");
+  request.additional_export_config = R"({"cand_seq_pk": "cand_seq"})";
+  const std::string export_dir = Export("export", {{"QUANT_EMB", "0"}}, request);
+  EXPECT_EQ(ReadTextFile(export_dir + "/readme.txt"), "hello");
+  EXPECT_THAT(ReadTextFile(export_dir + "/model_acc.json"),
+              HasSubstr("\"cand_seq_pk\": \"cand_seq\""));
+}
+
+}  // namespace
+}  // namespace tzrec::exporting
