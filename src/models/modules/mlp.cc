@@ -1,5 +1,6 @@
 #include "models/modules/mlp.h"
 
+#include <cctype>
 #include <cmath>
 #include <map>
 

@@ -1,0 +1,54 @@
+"""Stock PyTorch reads tzrec checkpoints with torch.load.
+
+The checkpoint is written by the checkpoint_tests binary (test
+PythonArtifacts.Write), found beside TZREC_BINARY in the build directory.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+
+def write_artifacts(out_dir):
+    build_dir = os.path.dirname(os.environ["TZREC_BINARY"])
+    tests = os.path.join(build_dir, "checkpoint_tests")
+    env = dict(os.environ, TZREC_PY_ARTIFACT_DIR=out_dir)
+    subprocess.run([tests, "--gtest_filter=PythonArtifacts.*"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class CheckpointTorchLoadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        write_artifacts(cls.tmp.name)
+        cls.ckpt = os.path.join(cls.tmp.name, "model_dir", "model.ckpt-49")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_model_state_has_upstream_names(self):
+        state = torch.load(os.path.join(self.ckpt, "model", "state_dict.pt"))
+        self.assertIsInstance(state, dict)
+        table = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.cat_a_emb.weight"
+        self.assertEqual(tuple(state[table].shape), (10, 4))
+        self.assertEqual(state[table].dtype, torch.float32)
+        self.assertEqual(tuple(state["model.deep_mlp.mlp.0.perceptron.0.weight"].shape), (16, 9))
+        self.assertIn("model.output_mlp.bias", state)
+        for name, tensor in state.items():
+            self.assertTrue(name.startswith("model."), name)
+            self.assertFalse(tensor.requires_grad, name)
+
+    def test_optimizer_state_names_params(self):
+        state = torch.load(os.path.join(self.ckpt, "optimizer", "state_dict.pt"))
+        table = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.cat_a_emb.weight"
+        self.assertEqual(tuple(state[table + ".sum"].shape), (10, 4))  # adagrad accumulator
+        self.assertEqual(float(state["model.output_mlp.weight.step"]), 50.0)  # adam steps
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1])
