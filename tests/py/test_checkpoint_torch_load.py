@@ -1,6 +1,6 @@
 """Stock PyTorch reads tzrec checkpoints with torch.load.
 
-The checkpoint is written by the checkpoint_tests binary (test
+The checkpoint is written by the train_tests binary (test
 PythonArtifacts.Write), found beside TZREC_BINARY in the build directory.
 """
 import os
@@ -14,7 +14,7 @@ import torch
 
 def write_artifacts(out_dir):
     build_dir = os.path.dirname(os.environ["TZREC_BINARY"])
-    tests = os.path.join(build_dir, "checkpoint_tests")
+    tests = os.path.join(build_dir, "train_tests")
     env = dict(os.environ, TZREC_PY_ARTIFACT_DIR=out_dir)
     subprocess.run([tests, "--gtest_filter=PythonArtifacts.*"], env=env, check=True,
                    stdout=subprocess.DEVNULL)

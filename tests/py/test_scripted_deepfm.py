@@ -1,7 +1,7 @@
 """Stock PyTorch loads tzrec's scripted DeepFM (FP32 and INT8 tables) with
 torch.jit.load and predicts what the checkpoint model predicts.
 
-Artifacts come from the checkpoint_tests binary (test PythonArtifacts.Write):
+Artifacts come from the train_tests binary (test PythonArtifacts.Write):
 a checkpoint, scripted_model_FP32.pt / scripted_model_INT8.pt restored from
 it, and io.pt with inputs and the checkpoint model's outputs.
 """
@@ -20,7 +20,7 @@ class ScriptedDeepFMTest(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         build_dir = os.path.dirname(os.environ["TZREC_BINARY"])
         env = dict(os.environ, TZREC_PY_ARTIFACT_DIR=cls.tmp.name)
-        subprocess.run([os.path.join(build_dir, "checkpoint_tests"),
+        subprocess.run([os.path.join(build_dir, "train_tests"),
                         "--gtest_filter=PythonArtifacts.*"],
                        env=env, check=True, stdout=subprocess.DEVNULL)
         io = torch.load(os.path.join(cls.tmp.name, "io.pt"))
