@@ -1,0 +1,268 @@
+#include "predict/predictor.h"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "config/pipeline_config.h"
+#include "data/batch_iterator.h"
+#include "data/csv_reader.h"
+#include "data/data_options.h"
+#include "data/data_parser.h"
+#include "predict/pipeline_queue.h"
+#include "predict/prediction_model.h"
+#include "predict/prediction_writer.h"
+
+namespace tzrec::predict {
+namespace {
+
+// CSV rows as read, numbered in input order.
+struct RawBatch {
+  int64_t sequence = 0;
+  std::unique_ptr<data::CsvRowBatch> rows;  // heap: its fields point into its own bytes
+  std::vector<int> reserved_indices;        // per file: columns may be ordered differently
+};
+
+// Model inputs of one batch and the reserved fields of its rows.
+struct ParsedBatch {
+  data::TensorMap inputs;
+  std::vector<std::string> reserved;  // row-major
+  int64_t rows = 0;
+};
+
+struct PredictedBatch {
+  c10::Dict<std::string, at::Tensor> predictions;
+  std::vector<std::string> reserved;
+  int64_t rows = 0;
+};
+
+// The first failure of any stage wins; it cancels every queue so that all
+// other stages stop instead of waiting forever.
+class FailureLatch {
+ public:
+  explicit FailureLatch(std::function<void()> cancel_all) : cancel_all_(std::move(cancel_all)) {}
+  void Record(std::exception_ptr error) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (first_) return;
+      first_ = error;
+    }
+    cancel_all_();
+  }
+  void RethrowIfFailed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::function<void()> cancel_all_;
+  std::mutex mutex_;
+  std::exception_ptr first_;
+};
+
+// Indices of the reserved columns in `columns`; every column FG reads and
+// every reserved column must be there (an error names the file and lists
+// what it has).
+std::vector<int> CheckColumns(const std::string& file, const std::vector<std::string>& columns,
+                              const std::vector<std::string>& input_columns,
+                              const std::vector<std::string>& reserved_columns) {
+  auto index_of = [&](const std::string& name) {
+    auto it = std::find(columns.begin(), columns.end(), name);
+    return it == columns.end() ? -1 : static_cast<int>(it - columns.begin());
+  };
+  for (const auto& name : input_columns) {
+    if (index_of(name) < 0) {
+      Fail("input column '{}' (read by the model's features) is missing from {} (columns: {})", name,
+           file, fmt::join(columns, ", "));
+    }
+  }
+  std::vector<int> indices;
+  for (const auto& name : reserved_columns) {
+    const int index = index_of(name);
+    if (index < 0) {
+      Fail("reserved column '{}' is missing from {} (columns: {})", name, file, fmt::join(columns, ", "));
+    }
+    indices.push_back(index);
+  }
+  return indices;
+}
+
+ParsedBatch ParseBatch(const fg::FgEngine& engine, const RawBatch& raw) {
+  const data::CsvRowBatch& rows = *raw.rows;
+  const fg::FeatureBatch features = engine.Process(rows.ToInputBatch());
+  ParsedBatch parsed;
+  data::AddFeatureTensors(features, parsed.inputs);
+  parsed.rows = features.num_rows;
+  // Rows FG dropped as bad (skip_bad_rows) have no prediction: drop their
+  // reserved fields too, so that the columns stay aligned.
+  std::vector<bool> skipped(static_cast<size_t>(rows.num_rows), false);
+  for (int64_t r : features.skipped_rows) skipped[static_cast<size_t>(r)] = true;
+  parsed.reserved.reserve(static_cast<size_t>(parsed.rows) * raw.reserved_indices.size());
+  for (int64_t r = 0; r < rows.num_rows; ++r) {
+    if (skipped[static_cast<size_t>(r)]) continue;
+    for (int c : raw.reserved_indices) parsed.reserved.emplace_back(rows.Field(r, static_cast<size_t>(c)));
+  }
+  return parsed;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitColumnList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream parts(text);
+  std::string item;
+  while (std::getline(parts, item, ',')) {
+    const auto begin = item.find_first_not_of(" \t");
+    if (begin == std::string::npos) continue;
+    const auto end = item.find_last_not_of(" \t");
+    out.push_back(item.substr(begin, end - begin + 1));
+  }
+  return out;
+}
+
+PredictSummary Predict(const PredictRequest& request) {
+  if (request.pipeline_config_path.empty() && request.scripted_model_path.empty()) {
+    FailConfig("predict needs --scripted_model_path (an export directory) or --pipeline_config_path");
+  }
+  if (!request.pipeline_config_path.empty() && !request.scripted_model_path.empty()) {
+    spdlog::warn("both --pipeline_config_path and --scripted_model_path are given; predicting with the "
+                 "checkpoint, as upstream does");
+  }
+  if (request.predict_input_path.empty()) FailConfig("--predict_input_path is not set");
+  if (request.predict_output_path.empty()) FailConfig("--predict_output_path is not set");
+  if (request.batch_size < 0) FailConfig("--batch_size must be positive, got {}", request.batch_size);
+  if (request.predict_threads < 0) FailConfig("--predict_threads must be positive, got {}", request.predict_threads);
+  if (request.predict_steps < 0) FailConfig("--predict_steps must be positive, got {}", request.predict_steps);
+
+  // Cheap checks first: the input files and the output path, before loading a model.
+  const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
+  PredictionWriter writer(request.predict_output_path, request.output_columns, request.reserved_columns);
+
+  std::unique_ptr<PredictionModel> model =
+      !request.pipeline_config_path.empty()
+          ? PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path),
+                                            request.checkpoint_path)
+          : PredictionModel::FromExportDir(request.scripted_model_path);
+  const protos::DataConfig& data_config = model->config().data_config();
+  const data::BatchIteratorOptions config_options = data::BatchIteratorOptionsFromConfig(
+      data_config, request.predict_input_path, /*num_epochs=*/1, /*for_eval=*/true);
+  const data::CsvOptions csv = config_options.csv;
+  const int64_t batch_size = request.batch_size > 0 ? request.batch_size : config_options.batch_size;
+  if (batch_size <= 0) FailConfig("data_config batch_size must be positive, got {}", batch_size);
+  const int threads = request.predict_threads > 0
+                          ? request.predict_threads
+                          : std::max<int>(static_cast<int>(data_config.num_workers()), 1);
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(std::min(threads, cores));
+
+  // Engines are built here so that a bad FG spec fails before any thread starts.
+  std::vector<fg::FgEngine> engines;
+  for (int i = 0; i < threads; ++i) engines.push_back(model->NewFgEngine());
+  const std::vector<std::string> input_columns = engines.front().input_columns();
+  spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
+               request.predict_input_path, model->source(), files.size(), batch_size, threads);
+
+  const size_t depth = static_cast<size_t>(threads) * 2;
+  BoundedQueue<RawBatch> raw_queue(depth);
+  OrderedQueue<ParsedBatch> parsed_queue(depth);
+  BoundedQueue<PredictedBatch> predicted_queue(2);
+  FailureLatch failure([&] {
+    raw_queue.Cancel();
+    parsed_queue.Cancel();
+    predicted_queue.Cancel();
+  });
+  auto guarded = [&failure](auto&& body) {
+    return [&failure, body]() mutable {
+      try {
+        body();
+      } catch (...) {
+        failure.Record(std::current_exception());
+      }
+    };
+  };
+
+  int64_t batches = 0;
+  std::thread reader(guarded([&] {
+    int64_t sequence = 0;
+    for (const auto& file : files) {
+      data::CsvReader csv_reader(file, csv);
+      const std::vector<int> reserved =
+          CheckColumns(file, csv_reader.column_names(), input_columns, request.reserved_columns);
+      while (request.predict_steps == 0 || sequence < request.predict_steps) {
+        auto rows = std::make_unique<data::CsvRowBatch>();
+        if (csv_reader.ReadRows(batch_size, rows.get()) == 0) break;
+        if (rows->num_rows == 0) continue;  // every row of the chunk was bad and skipped
+        if (!raw_queue.Push(RawBatch{sequence, std::move(rows), reserved})) return;
+        ++sequence;
+      }
+      if (request.predict_steps != 0 && sequence >= request.predict_steps) break;
+    }
+    batches = sequence;
+    raw_queue.Close();
+    parsed_queue.Close(sequence);
+  }));
+
+  std::vector<std::thread> parsers;
+  for (int i = 0; i < threads; ++i) {
+    parsers.emplace_back(guarded([&, i] {
+      while (std::optional<RawBatch> raw = raw_queue.Pop()) {
+        ParsedBatch parsed = ParseBatch(engines[static_cast<size_t>(i)], *raw);
+        const int64_t sequence = raw->sequence;
+        raw.reset();  // frees the CSV text before waiting for the model
+        if (!parsed_queue.Push(sequence, std::move(parsed))) return;
+      }
+    }));
+  }
+
+  std::thread writer_thread(guarded([&] {
+    Progress progress("Predicting", 0, "rows");
+    while (std::optional<PredictedBatch> batch = predicted_queue.Pop()) {
+      writer.Write(batch->predictions, batch->reserved, batch->rows);
+      progress.Update(static_cast<uint64_t>(writer.rows_written()));
+    }
+    progress.Finish();
+  }));
+
+  // The model runs on this thread, one batch at a time, in input order.
+  guarded([&] {
+    while (std::optional<ParsedBatch> parsed = parsed_queue.Pop()) {
+      if (parsed->rows == 0) continue;  // every row was bad and skipped
+      PredictedBatch predicted;
+      predicted.predictions = model->Run(parsed->inputs);
+      predicted.reserved = std::move(parsed->reserved);
+      predicted.rows = parsed->rows;
+      if (!predicted_queue.Push(std::move(predicted))) return;
+    }
+    predicted_queue.Close();
+  })();
+
+  reader.join();
+  for (auto& t : parsers) t.join();
+  writer_thread.join();
+  failure.RethrowIfFailed();
+
+  if (!writer.started()) {
+    Fail("no rows to predict in {}", request.predict_input_path);
+  }
+  writer.Commit();
+  PredictSummary summary;
+  summary.rows = writer.rows_written();
+  summary.batches = batches;
+  summary.columns = writer.header();
+  summary.model_source = model->source();
+  spdlog::info("wrote {} predictions ({} batches) to {}", summary.rows, summary.batches,
+               request.predict_output_path);
+  return summary;
+}
+
+}  // namespace tzrec::predict
