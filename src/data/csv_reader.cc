@@ -1,6 +1,7 @@
 #include "data/csv_reader.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.h"
@@ -35,10 +36,10 @@ CsvReader::CsvReader(std::string path, CsvOptions options)
     size_t end = FindRecordEnd(pos_);
     if (end == std::string::npos) Fail("{}: with_header is set but the file is empty", path_);
     std::vector<std::string_view> names;
-    SplitRecord(buffer_.data(), pos_, end, names, line_);
+    SplitRecord(buffer_.get(), pos_, end, record_quoted_, names, line_);
     for (auto n : names) column_names_.emplace_back(n);
-    for (const char* p = buffer_.data() + pos_; p < buffer_.data() + end; ++p) line_ += *p == '\n';
-    pos_ = end + 1;
+    for (const char* p = buffer_.get() + pos_; p < buffer_.get() + end; ++p) line_ += *p == '\n';
+    pos_ = std::min(end + 1, size_);
     ++line_;
   } else {
     column_names_ = options_.column_names;
@@ -55,12 +56,19 @@ CsvReader::~CsvReader() {
 bool CsvReader::Refill() {
   if (eof_) return false;
   // Drop consumed bytes, then append a chunk.
-  buffer_.erase(0, pos_);
+  const size_t keep = size_ - pos_;
+  if (keep + options_.read_chunk_bytes > capacity_) {
+    capacity_ = keep + options_.read_chunk_bytes;
+    std::unique_ptr<char[]> bigger(new char[capacity_]);
+    if (keep) std::memcpy(bigger.get(), buffer_.get() + pos_, keep);
+    buffer_ = std::move(bigger);
+  } else if (keep) {
+    std::memmove(buffer_.get(), buffer_.get() + pos_, keep);
+  }
   pos_ = 0;
-  const size_t old = buffer_.size();
-  buffer_.resize(old + options_.read_chunk_bytes);
-  size_t got = std::fread(buffer_.data() + old, 1, options_.read_chunk_bytes, file_);
-  buffer_.resize(old + got);
+  size_ = keep;
+  size_t got = std::fread(buffer_.get() + size_, 1, options_.read_chunk_bytes, file_);
+  size_ += got;
   if (got < options_.read_chunk_bytes) {
     if (std::ferror(file_)) Fail("error reading {}: {}", path_, std::strerror(errno));
     eof_ = true;
@@ -72,51 +80,51 @@ size_t CsvReader::FindRecordEnd(size_t from) {
   // `from` is pos_ on entry; refills shift the buffer, so work with offsets.
   size_t offset = from - pos_;
   while (true) {
-    const char* base = buffer_.data() + pos_;
-    const size_t avail = buffer_.size() - pos_;
+    const char* base = buffer_.get() + pos_;
+    const size_t avail = size_ - pos_;
     if (offset < avail) {
       const char* start = base + offset;
       const char* nl = static_cast<const char*>(std::memchr(start, '\n', avail - offset));
       const char* stop = nl ? nl : base + avail;
-      if (std::memchr(start, '"', static_cast<size_t>(stop - start)) == nullptr) {
-        if (nl) return static_cast<size_t>(nl - buffer_.data());
+      record_quoted_ = std::memchr(start, '"', static_cast<size_t>(stop - start)) != nullptr;
+      if (!record_quoted_) {
+        if (nl) return static_cast<size_t>(nl - buffer_.get());
       } else {
         // Quote-aware scan from the record start.
         bool in_quotes = false;
-        const char* p = start;
-        for (; p < base + avail; ++p) {
+        for (const char* p = start; p < base + avail; ++p) {
           if (*p == '"') in_quotes = !in_quotes;
-          else if (*p == '\n' && !in_quotes) return static_cast<size_t>(p - buffer_.data());
+          else if (*p == '\n' && !in_quotes) return static_cast<size_t>(p - buffer_.get());
         }
       }
     }
     if (!Refill()) {
       // End of input: a last line without '\n' is still a record.
-      if (buffer_.size() > pos_ + offset) return buffer_.size();
+      if (size_ > pos_ + offset) return size_;
       return std::string::npos;
     }
   }
 }
 
-size_t CsvReader::SplitRecord(char* data, size_t begin, size_t end, std::vector<std::string_view>& out,
-                              int64_t line) {
+size_t CsvReader::SplitRecord(char* data, size_t begin, size_t end, bool quoted,
+                              std::vector<std::string_view>& out, int64_t line) {
   out.clear();
   if (end > begin && data[end - 1] == '\r') --end;
   const char delim = options_.delimiter;
   const char* rec = data + begin;
   const size_t len = end - begin;
-  if (std::memchr(rec, '"', len) == nullptr) {
+  if (!quoted) {
     const char* p = rec;
     const char* stop = rec + len;
-    while (true) {
-      const char* hit = static_cast<const char*>(std::memchr(p, delim, static_cast<size_t>(stop - p)));
-      if (hit == nullptr) {
-        out.emplace_back(p, static_cast<size_t>(stop - p));
-        return out.size();
+    const char* start = p;
+    for (; p != stop; ++p) {
+      if (*p == delim) {
+        out.emplace_back(start, static_cast<size_t>(p - start));
+        start = p + 1;
       }
-      out.emplace_back(p, static_cast<size_t>(hit - p));
-      p = hit + 1;
     }
+    out.emplace_back(start, static_cast<size_t>(stop - start));
+    return out.size();
   }
   // Quoted fields: unescape in place (the result is never longer).
   size_t i = begin;
@@ -159,26 +167,26 @@ int64_t CsvReader::ReadRows(int64_t max_rows, CsvRowBatch* batch) {
   batch->bytes.clear();
   struct Record {
     size_t offset, length;
+    bool quoted;
   };
   std::vector<Record> records;
   while (static_cast<int64_t>(records.size()) < max_rows) {
     size_t end = FindRecordEnd(pos_);
     if (end == std::string::npos) break;
-    const char* rec = buffer_.data() + pos_;
+    const char* rec = buffer_.get() + pos_;
     const size_t len = end - pos_;
     const int64_t line = line_;
-    for (const char* p = static_cast<const char*>(std::memchr(rec, '\n', len)); p != nullptr;
-         p = static_cast<const char*>(std::memchr(p + 1, '\n', len - static_cast<size_t>(p + 1 - rec)))) {
-      ++line_;  // newlines inside quoted fields
+    if (record_quoted_) {
+      for (size_t i = 0; i < len; ++i) line_ += rec[i] == '\n';  // newlines inside quotes
     }
     ++line_;
     const bool blank = len == 0 || (len == 1 && rec[0] == '\r');
     if (!blank) {
-      records.push_back({batch->bytes.size(), len});
+      records.push_back({batch->bytes.size(), len, record_quoted_});
       batch->bytes.append(rec, len);
       batch->line_numbers.push_back(line);
     }
-    pos_ = std::min(end + 1, buffer_.size());
+    pos_ = std::min(end + 1, size_);
   }
   const size_t ncols = column_names_.size();
   batch->fields.reserve(records.size() * ncols);
@@ -186,7 +194,8 @@ int64_t CsvReader::ReadRows(int64_t max_rows, CsvRowBatch* batch) {
   size_t kept = 0;
   for (size_t r = 0; r < records.size(); ++r) {
     const int64_t line = batch->line_numbers[r];
-    size_t n = SplitRecord(batch->bytes.data(), records[r].offset, records[r].offset + records[r].length, row, line);
+    size_t n = SplitRecord(batch->bytes.data(), records[r].offset, records[r].offset + records[r].length,
+                           records[r].quoted, row, line);
     if (n != ncols) {
       if (!options_.skip_bad_rows) {
         Fail("{}:{}: expected {} fields (delimiter '{}'), got {}", path_, line, ncols,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,14 +65,19 @@ class CsvReader {
   size_t FindRecordEnd(size_t from);
   bool Refill();
   // Splits one record [begin, end) (in `data`, writable) into `out`; returns the count.
-  size_t SplitRecord(char* data, size_t begin, size_t end, std::vector<std::string_view>& out, int64_t line);
+  size_t SplitRecord(char* data, size_t begin, size_t end, bool quoted, std::vector<std::string_view>& out,
+                     int64_t line);
 
   std::string path_;
   CsvOptions options_;
   std::FILE* file_ = nullptr;
   bool eof_ = false;
-  std::string buffer_;
+  // Read buffer (not a std::string: resizing one zero-fills every chunk).
+  std::unique_ptr<char[]> buffer_;
+  size_t capacity_ = 0;
+  size_t size_ = 0;
   size_t pos_ = 0;
+  bool record_quoted_ = false;  // set by FindRecordEnd
   int64_t line_ = 1;
   int64_t skipped_rows_ = 0;
   std::vector<std::string> column_names_;

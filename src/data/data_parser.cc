@@ -90,7 +90,8 @@ at::Tensor DataParser::ParseLabel(const CsvRowBatch& rows, size_t label_index,
 
 TensorMap DataParser::Parse(const CsvRowBatch& rows, int64_t* skipped) {
   fg::InputBatch input = rows.ToInputBatch();
-  fg::FeatureBatch features = engine_->Process(input);
+  engine_->Process(input, &features_);
+  const fg::FeatureBatch& features = features_;
   TensorMap out;
   AddFeatureTensors(features, out);
 

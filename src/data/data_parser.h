@@ -50,6 +50,7 @@ class DataParser {
   DataParserOptions options_;
   // Label dtype, fixed by the first batch: integers -> int64, otherwise float.
   std::vector<int> label_is_int_;  // -1 unknown, 0 float, 1 int
+  fg::FeatureBatch features_;      // reused across batches
 };
 
 }  // namespace tzrec::data

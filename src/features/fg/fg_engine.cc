@@ -175,7 +175,18 @@ std::vector<std::string> FgEngine::output_names() const {
 }
 
 FeatureBatch FgEngine::Process(const InputBatch& batch) const {
-  return options_.mode == FgMode::kEncoded ? ProcessEncoded(batch) : ProcessFg(batch);
+  FeatureBatch out;
+  Process(batch, &out);
+  return out;
+}
+
+void FgEngine::Process(const InputBatch& batch, FeatureBatch* out) const {
+  out->skipped_rows.clear();
+  if (options_.mode == FgMode::kEncoded) {
+    ProcessEncoded(batch, *out);
+  } else {
+    ProcessFg(batch, *out);
+  }
 }
 
 namespace {
@@ -187,6 +198,18 @@ StridedColumn RequireColumn(const InputBatch& batch, const std::string& column, 
          batch.num_rows > 0 ? " (" + batch.RowOrigin(0) + ")" : "");
   }
   return *col;
+}
+
+// Makes `out` hold empty columns shaped like `shapes`, keeping the memory of
+// columns it already has.
+void ResetColumns(std::vector<FeatureColumn>& out, std::vector<FeatureColumn>&& shapes) {
+  bool same = out.size() == shapes.size();
+  for (size_t i = 0; same && i < out.size(); ++i) same = out[i].name == shapes[i].name;
+  if (!same) {
+    out = std::move(shapes);
+    return;
+  }
+  for (auto& col : out) col.Rollback({0, 0, 0, 0, 0});
 }
 
 // Rolls every column back to the start of a row when the row is skipped.
@@ -203,14 +226,15 @@ struct RowMarks {
 
 }  // namespace
 
-FeatureBatch FgEngine::ProcessFg(const InputBatch& batch) const {
+void FgEngine::ProcessFg(const InputBatch& batch, FeatureBatch& out) const {
   const Plan& plan = *plan_;
   const size_t n = specs_.size();
-  FeatureBatch out;
   std::vector<FeatureColumn> stub_cols(n);
+  std::vector<FeatureColumn> shapes;
   for (size_t i = 0; i < n; ++i) {
-    if (plan.output_index[i] >= 0) out.features.push_back(plan.transforms[i]->MakeColumn());
+    if (plan.output_index[i] >= 0) shapes.push_back(plan.transforms[i]->MakeColumn());
   }
+  ResetColumns(out.features, std::move(shapes));
   // Columns, resolved once per batch.
   std::vector<std::vector<StridedColumn>> cols(n);
   for (size_t i = 0; i < n; ++i) {
@@ -300,14 +324,13 @@ FeatureBatch FgEngine::ProcessFg(const InputBatch& batch) const {
     }
   }
   out.num_rows = batch.num_rows - static_cast<int64_t>(out.skipped_rows.size());
-  return out;
 }
 
-FeatureBatch FgEngine::ProcessEncoded(const InputBatch& batch) const {
+void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const {
   const Plan& plan = *plan_;
   const char msep = options_.fg_encoded_multival_sep;
-  FeatureBatch out;
   std::vector<StridedColumn> cols;
+  std::vector<FeatureColumn> shapes;
   for (const auto& ef : plan.encoded) {
     const FeatureSpec& spec = specs_[ef.spec_index];
     FeatureColumn col;
@@ -317,6 +340,11 @@ FeatureBatch FgEngine::ProcessEncoded(const InputBatch& batch) const {
     col.weighted = ef.weighted;
     col.dense_dim = ef.dim;
     col.has_key_lengths = col.sequence && col.sparse && spec.value_dim.value_or(0) != 1;
+    shapes.push_back(std::move(col));
+    cols.push_back(RequireColumn(batch, spec.name, spec.name));
+  }
+  ResetColumns(out.features, std::move(shapes));
+  for (auto& col : out.features) {
     const size_t rows = static_cast<size_t>(batch.num_rows);
     if (col.sparse) {
       col.lengths.reserve(rows);
@@ -324,8 +352,6 @@ FeatureBatch FgEngine::ProcessEncoded(const InputBatch& batch) const {
     } else {
       col.dense.reserve(rows * col.dense_dim);
     }
-    out.features.push_back(std::move(col));
-    cols.push_back(RequireColumn(batch, spec.name, spec.name));
   }
 
   std::vector<std::string_view> elements;
@@ -429,7 +455,6 @@ FeatureBatch FgEngine::ProcessEncoded(const InputBatch& batch) const {
     }
   }
   out.num_rows = batch.num_rows - static_cast<int64_t>(out.skipped_rows.size());
-  return out;
 }
 
 }  // namespace tzrec::fg

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -13,17 +12,17 @@ namespace tzrec::fg {
 // Calls fn(part) for each part of `text` split at `sep` (empty parts included).
 template <typename Fn>
 inline void ForEachPart(std::string_view text, char sep, Fn&& fn) {
+  // A plain loop: CSV cells are short, and memchr's call overhead dominates there.
   const char* p = text.data();
   const char* end = p + text.size();
-  while (true) {
-    const char* hit = static_cast<const char*>(std::memchr(p, sep, static_cast<size_t>(end - p)));
-    if (hit == nullptr) {
-      fn(std::string_view(p, static_cast<size_t>(end - p)));
-      return;
+  const char* start = p;
+  for (; p != end; ++p) {
+    if (*p == sep) {
+      fn(std::string_view(start, static_cast<size_t>(p - start)));
+      start = p + 1;
     }
-    fn(std::string_view(p, static_cast<size_t>(hit - p)));
-    p = hit + 1;
   }
+  fn(std::string_view(start, static_cast<size_t>(end - start)));
 }
 
 // Split by a (possibly multi-character) delimiter into `out` (cleared first).
@@ -51,8 +50,24 @@ inline std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Digits-only integer fast path; false when `s` is anything else (or would
+// overflow), so the caller falls back to the general parser.
+inline bool ParseDigits(std::string_view s, bool negative, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;  // 18 digits cannot overflow
+  int64_t v = 0;
+  for (char c : s) {
+    unsigned d = static_cast<unsigned>(c - '0');
+    if (d > 9) return false;
+    v = v * 10 + static_cast<int64_t>(d);
+  }
+  *out = negative ? -v : v;
+  return true;
+}
+
 // Whole-string integer parse ("+" and surrounding blanks allowed).
 inline bool ParseInt64(std::string_view s, int64_t* out) {
+  if (!s.empty() && s.front() == '-' && ParseDigits(s.substr(1), true, out)) return true;
+  if (ParseDigits(s, false, out)) return true;
   s = Trim(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   if (s.empty()) return false;
@@ -63,18 +78,41 @@ inline bool ParseInt64(std::string_view s, int64_t* out) {
 // Whole-string floating-point parse; accepts integers, decimals, exponents,
 // nan and inf.
 inline bool ParseDouble(std::string_view s, double* out) {
-  s = Trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  // Integers are the common case in CTR data and parse faster this way.
-  if (s.size() < 16) {
-    int64_t v;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc() && ptr == s.data() + s.size()) {
-      *out = static_cast<double>(v);
+  // Fast path for plain decimals ([-]digits[.digits], at most 15 significant
+  // digits): mantissa and 10^k are exact doubles, so one division rounds
+  // correctly, giving the same result as from_chars.
+  {
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                        1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const char* p = s.data();
+    const char* end = p + s.size();
+    bool negative = p != end && *p == '-';
+    if (negative) ++p;
+    int64_t mantissa = 0;
+    int digits = 0, frac = 0;
+    bool dot = false, ok = p != end;
+    for (; p != end; ++p) {
+      unsigned d = static_cast<unsigned>(*p - '0');
+      if (d <= 9) {
+        mantissa = mantissa * 10 + d;
+        ++digits;
+        frac += dot;
+      } else if (*p == '.' && !dot) {
+        dot = true;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    if (ok && digits > 0 && digits <= 15) {
+      double v = static_cast<double>(mantissa) / kPow10[frac];
+      *out = negative ? -v : v;
       return true;
     }
   }
+  s = Trim(s);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size();
 }
