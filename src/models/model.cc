@@ -5,6 +5,11 @@
 #include "common/error.h"
 #include "config/model_type.h"
 #include "models/deep_fm.h"
+#include "models/mmoe.h"
+#include "models/dlrm.h"
+#include "models/dssm.h"
+#include "models/multi_tower.h"
+#include "models/wide_and_deep.h"
 #include "models/modules/jit_module.h"
 
 namespace tzrec::models {
@@ -13,6 +18,11 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
   // One line per model type, keyed by the model_config oneof name.
   static const std::map<std::string, ModelBuilder> builders = {
       {"deepfm", &BuildDeepFM},
+      {"mmoe", &BuildMMoEModel},
+      {"dlrm", &BuildDLRM},
+      {"dssm", &BuildDSSM},
+      {"multi_tower", &BuildMultiTower},
+      {"wide_and_deep", &BuildWideAndDeep},
   };
   return builders;
 }

@@ -11,7 +11,7 @@ train_config {
   dense_optimizer { adam_optimizer { lr: 0.01 } constant_learning_rate {} }
   num_steps: 300
 }
-data_config { batch_size: 256 label_fields: "label" fg_mode: FG_NONE }
+data_config { batch_size: 256 label_fields: "label" fg_mode: FG_NONE with_header: true }
 feature_configs { id_feature { feature_name: "cat_a" expression: "user:cat_a" hash_bucket_size: 10 embedding_dim: 4 } }
 feature_configs { id_feature { feature_name: "cat_b" expression: "item:cat_b" hash_bucket_size: 20 embedding_dim: 4 pooling: "mean" } }
 feature_configs { raw_feature { feature_name: "price" expression: "item:price" } }

@@ -7,13 +7,15 @@
 
 namespace tzrec::train {
 
-Trainer::Trainer(models::Model& model, const protos::EasyRecConfig& config) : model_(model) {
+Trainer::Trainer(models::Model& model, const protos::EasyRecConfig& config)
+    : model_(model), loss_weights_(config) {
   const protos::TrainConfig& tc = config.train_config();
   if (config.data_config().sample_weight_fields_size() > 0) {
     sample_weight_ = config.data_config().sample_weight_fields(0);
   }
   sparse_ = CreateSparseOptimizer(tc.sparse_optimizer(), model.SparseParameters());
   dense_ = CreateDenseOptimizer(tc.dense_optimizer(), model.DenseParameters());
+  match_ = MatchObjectiveOf(config);
 }
 
 std::map<std::string, at::Tensor> Trainer::Losses(
@@ -26,10 +28,18 @@ std::map<std::string, at::Tensor> Trainer::Losses(
   }
   std::map<std::string, at::Tensor> losses;
   for (const models::Task& task : model_.tasks()) {
+    if (match_) {
+      for (const protos::LossConfig& loss : task.losses) {
+        losses[LossName(loss, task.suffix)] = ComputeMatchLoss(loss, task, *match_, predictions, weight);
+      }
+      continue;
+    }
     auto label = batch.find(task.label_name);
     if (label == batch.end()) Fail("label '{}' is missing from the batch", task.label_name);
+    const TaskLossWeight task_weight = loss_weights_.For(task, batch, weight);
     for (const protos::LossConfig& loss : task.losses) {
-      losses[LossName(loss, task.suffix)] = ComputeLoss(loss, task, predictions, label->second, weight);
+      losses[LossName(loss, task.suffix)] =
+          task_weight.Apply(ComputeLoss(loss, task, predictions, label->second, task_weight.per_row));
     }
   }
   return losses;
@@ -57,9 +67,17 @@ StepResult Trainer::Step(const models::TensorMap& batch, int64_t global_step, in
 std::map<std::string, double> Trainer::Evaluate(const BatchSource& source, int64_t max_steps) {
   at::NoGradGuard no_grad;
   model_.SetTraining(false);
-  MetricSet metrics(model_.tasks());
   models::TensorMap batch;
   int epoch = 0;
+  if (match_) {
+    MatchMetricSet metrics(model_.tasks(), *match_);
+    for (int64_t step = 0; (max_steps <= 0 || step < max_steps) && source(batch, epoch); ++step) {
+      auto predictions = model_.Forward(batch);
+      metrics.Update(predictions, Losses(predictions, batch));
+    }
+    return metrics.Compute();
+  }
+  MetricSet metrics(model_.tasks());
   for (int64_t step = 0; (max_steps <= 0 || step < max_steps) && source(batch, epoch); ++step) {
     auto predictions = model_.Forward(batch);
     metrics.Update(predictions, batch, Losses(predictions, batch));

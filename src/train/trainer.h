@@ -8,12 +8,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/protos/pipeline.pb.h"
 #include "models/model.h"
+#include "train/match_loss.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
+#include "train/task_loss_weight.h"
 
 namespace tzrec::train {
 
@@ -55,8 +58,11 @@ class Trainer {
  private:
   models::Model& model_;
   std::string sample_weight_;
+  TaskLossWeights loss_weights_;  // per-task weighting of multi-task models
   std::unique_ptr<Optimizer> sparse_;
   std::unique_ptr<Optimizer> dense_;
+  // Set for match models: their loss and metrics read `similarity`.
+  std::optional<MatchObjective> match_;
 };
 
 struct TrainLoopOptions {

@@ -1,0 +1,100 @@
+#include "models/dssm.h"
+
+#include "common/error.h"
+#include "models/match_model.h"
+#include "models/modules/jit_module.h"
+#include "models/rank_model.h"
+
+namespace tzrec::models {
+namespace {
+
+struct Tower {
+  torch::jit::Module module;  // forward(data) -> Tensor[B, D]
+  std::vector<std::string> table_paths;  // relative to the tower
+};
+
+Tower BuildTower(const ModelContext& context, const std::string& name) {
+  const protos::ModelConfig& model_config = context.config.model_config();
+  const protos::DSSM& cfg = model_config.dssm();
+  const protos::Tower& tower_cfg = name == "user" ? cfg.user_tower() : cfg.item_tower();
+  const std::string where = "model_config.dssm." + name + "_tower";
+
+  const protos::FeatureGroupConfig* group = nullptr;
+  for (const auto& g : model_config.feature_groups()) {
+    if (g.group_name() == tower_cfg.input()) group = &g;
+  }
+  if (group == nullptr) {
+    FailConfig("{}.input: no feature group named '{}'", where, tower_cfg.input());
+  }
+  if (!tower_cfg.has_mlp() || tower_cfg.mlp().hidden_units_size() == 0) {
+    FailConfig("{}.mlp: the tower needs an mlp with hidden_units", where);
+  }
+  google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig> groups;
+  *groups.Add() = *group;
+  EmbeddingGroupOptions group_options;
+  group_options.storage = context.options.table_storage;
+  EmbeddingGroup embedding = BuildEmbeddingGroup(context.features, groups, group_options);
+
+  Tower tower;
+  tower.module = NewModule("DSSMTower");
+  AddChild(tower.module, "embedding_group", embedding.module);
+  AddChild(tower.module, "mlp",
+           BuildMlp(embedding.layout.total_dim(tower_cfg.input(), "dssm"),
+                    MlpFromProto(tower_cfg.mlp()), where + ".mlp"));
+  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Tensor:\n";
+  src += fmt::format("    x = self.mlp.forward(self.embedding_group.forward(data)[{}])\n",
+                     PyStr(tower_cfg.input()));
+  if (cfg.output_dim() > 0) {
+    AddChild(tower.module, "output",
+             BuildLinear(tower_cfg.mlp().hidden_units(tower_cfg.mlp().hidden_units_size() - 1),
+                         cfg.output_dim(), /*bias=*/true));
+    src += "    x = self.output.forward(x)\n";
+  }
+  if (cfg.similarity() == protos::COSINE) {
+    // F.normalize(x, p=2, dim=1): x / max(||x||, 1e-12).
+    src += "    x = x / torch.clamp_min(torch.norm(x, 2, [1], True), 1e-12)\n";
+  }
+  src += "    return x\n";
+  DefineMethods(tower.module, src);
+  for (const std::string& path : embedding.layout.table_weight_paths) {
+    tower.table_paths.push_back("embedding_group." + path);
+  }
+  return tower;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> BuildDSSM(const ModelContext& context) {
+  const protos::DSSM& cfg = context.config.model_config().dssm();
+  Task task = MatchTask(context.config);
+  if (cfg.temperature() == 0) FailConfig("model_config.dssm.temperature: must not be 0");
+  Tower user = BuildTower(context, "user");
+  Tower item = BuildTower(context, "item");
+
+  torch::jit::Module root = NewModule("DSSM");
+  AddChild(root, "user_tower", user.module);
+  AddChild(root, "item_tower", item.module);
+  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
+  src += "    user_emb = self.user_tower.forward(data)\n";
+  src += "    item_emb = self.item_tower.forward(data)\n";
+  src += SimilaritySource(cfg.in_batch_negative(), cfg.temperature(), "user_emb", "item_emb");
+  src += "    out: Dict[str, Tensor] = {}\n";
+  src += fmt::format("    out[{}] = sim\n", PyStr(kSimilarityOutput));
+  src += "    return out\n";
+  DefineMethods(root, src);
+
+  std::vector<std::string> tables;
+  for (const std::string& p : user.table_paths) tables.push_back(std::string(kStatePrefix) + "user_tower." + p);
+  for (const std::string& p : item.table_paths) tables.push_back(std::string(kStatePrefix) + "item_tower." + p);
+  return std::make_unique<Model>("dssm", root, std::vector<Task>{task},
+                                 std::vector<std::string>{kSimilarityOutput}, tables,
+                                 context.options.table_storage);
+}
+
+std::unique_ptr<Model> BuildDSSMTower(const ModelContext& context, const std::string& tower) {
+  Tower built = BuildTower(context, tower);
+  return WrapMatchTower("dssm", tower, built.module, built.table_paths,
+                        context.options.table_storage);
+}
+
+}  // namespace tzrec::models

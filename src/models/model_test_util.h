@@ -1,0 +1,162 @@
+// Test helpers for the model zoo tests (header only: included by *_test.cc
+// files, never by library code): a small config with the features of
+// testing::MakeSyntheticBatch, state-dict name listing, a minimal training
+// loop and an exact AUC, so models tests need nothing from train/.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.h"
+#include "features/feature_factory.h"
+#include "models/model.h"
+#include "models/test_models.h"
+
+namespace tzrec::models::testing {
+
+// Features cat_a (10 buckets), cat_b (20 buckets, mean pooling), both dim 4,
+// and price (raw, dim 1); label "label"; `model_config_body` is the inside
+// of model_config (groups, model, losses, metrics).
+inline protos::EasyRecConfig SmallModelConfig(const std::string& model_config_body) {
+  std::string text = R"(
+data_config { batch_size: 256 label_fields: "label" fg_mode: FG_NONE }
+feature_configs { id_feature { feature_name: "cat_a" expression: "user:cat_a" hash_bucket_size: 10 embedding_dim: 4 } }
+feature_configs { id_feature { feature_name: "cat_b" expression: "item:cat_b" hash_bucket_size: 20 embedding_dim: 4 pooling: "mean" } }
+feature_configs { raw_feature { feature_name: "price" expression: "item:price" } }
+model_config {
+)" + model_config_body + "\n}\n";
+  return ParsePipelineConfigText(text, "small_model.config");
+}
+
+struct BuiltModel {
+  protos::EasyRecConfig config;
+  FeatureList features;
+  std::unique_ptr<Model> model;
+};
+
+inline BuiltModel BuildFromConfig(protos::EasyRecConfig config, ModelBuildOptions options = {}) {
+  BuiltModel b;
+  b.config = std::move(config);
+  b.features = CreateFeatures(b.config);
+  b.model = BuildModel(b.config, FeaturePointers(b.features), options);
+  return b;
+}
+
+inline std::vector<std::string> StateNames(const Model& model) {
+  std::vector<std::string> names;
+  for (const auto& [name, t] : model.StateDict()) names.push_back(name);
+  return names;
+}
+
+inline at::Tensor StateTensor(const Model& model, const std::string& name) {
+  for (const auto& [n, t] : model.StateDict()) {
+    if (n == name) return t;
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return at::zeros({0});
+}
+
+// Exact ROC AUC (ties count one half).
+inline double Auc(const at::Tensor& scores, const at::Tensor& labels) {
+  at::Tensor s = scores.detach().to(at::kDouble).contiguous();
+  at::Tensor l = labels.detach().to(at::kDouble).contiguous();
+  const int64_t n = s.numel();
+  const double* sp = s.data_ptr<double>();
+  const double* lp = l.data_ptr<double>();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return sp[a] < sp[b]; });
+  double rank_sum = 0, pos = 0;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i;
+    while (j < n && sp[order[j]] == sp[order[i]]) ++j;
+    for (int64_t k = i; k < j; ++k) {
+      if (lp[order[k]] > 0.5) {
+        rank_sum += (i + 1 + j) / 2.0;
+        pos += 1;
+      }
+    }
+    i = j;
+  }
+  return (rank_sum - pos * (pos + 1) / 2.0) / (pos * (n - pos));
+}
+
+// Adagrad on every parameter (sparse table gradients made dense: the test
+// tables are tiny).
+class TestAdagrad {
+ public:
+  TestAdagrad(const Model& model, double lr) : lr_(lr) {
+    for (const auto& [name, p] : model.SparseParameters()) params_.push_back(p);
+    for (const auto& [name, p] : model.DenseParameters()) params_.push_back(p);
+    for (const auto& p : params_) sums_.push_back(at::zeros_like(p));
+  }
+  void Step(const at::Tensor& loss) {
+    for (auto& p : params_) {
+      if (p.grad().defined()) p.mutable_grad() = at::Tensor();
+    }
+    loss.backward();
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor g = params_[i].grad();
+      if (!g.defined()) continue;
+      if (g.is_sparse()) g = g.to_dense();
+      sums_[i].add_(g * g);
+      params_[i].sub_(lr_ * g / (sums_[i].sqrt() + 1e-10));
+    }
+  }
+
+ private:
+  double lr_;
+  std::vector<at::Tensor> params_, sums_;
+};
+
+// Trains a binary rank model on MakeSyntheticBatch data (label: cat_a < 5)
+// with BCE on `logits`, then returns the eval AUC of `probs` on fresh rows.
+inline double TrainRankModelAuc(Model& model, int steps, double lr = 0.05) {
+  TestAdagrad optimizer(model, lr);
+  for (int step = 0; step < steps; ++step) {
+    model.SetTraining(true);
+    SyntheticBatch batch = MakeSyntheticBatch(128, 0.05);
+    at::Tensor logits = model.Forward(batch.inputs).at("logits");
+    optimizer.Step(at::binary_cross_entropy_with_logits(logits, batch.labels));
+  }
+  model.SetTraining(false);
+  at::NoGradGuard no_grad;
+  SyntheticBatch eval = MakeSyntheticBatch(1024, 0.0);
+  return Auc(model.Forward(eval.inputs).at("probs"), eval.labels);
+}
+
+
+// An upstream example config (../shared/upstream/<name>/pipeline.config) with
+// every num_buckets / hash_bucket_size above `max_rows` lowered to it, so the
+// model builds in a test's memory; structure and names stay upstream's.
+inline protos::EasyRecConfig UpstreamConfigWithSmallTables(const std::string& name,
+                                                           int64_t max_rows = 1000) {
+  const std::string path = std::string(TZREC_SHARED_DIR) + "/upstream/" + name + "/pipeline.config";
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  static const std::regex rows(R"((num_buckets|hash_bucket_size): *(\d+))");
+  std::string out;
+  std::sregex_iterator it(text.begin(), text.end(), rows), end;
+  size_t last = 0;
+  for (; it != end; ++it) {
+    const std::smatch& m = *it;
+    out += text.substr(last, m.position(0) - last);
+    int64_t n = std::min<int64_t>(std::stoll(m[2].str()), max_rows);
+    out += m[1].str() + ": " + std::to_string(n);
+    last = m.position(0) + m.length(0);
+  }
+  out += text.substr(last);
+  return ParsePipelineConfigText(out, path);
+}
+
+}  // namespace tzrec::models::testing

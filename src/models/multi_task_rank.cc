@@ -1,0 +1,180 @@
+#include "models/multi_task_rank.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/error.h"
+#include "config/model_type.h"
+#include "models/rank_model.h"
+
+namespace tzrec::models {
+namespace {
+
+void CheckLosses(const TaskTowerSpec& spec) {
+  const Task& task = spec.task;
+  if (task.losses.empty()) FailConfig("{}.losses: a task tower needs at least one loss", spec.where);
+  if (task.num_class < 1) FailConfig("{}.num_class: must be at least 1", spec.where);
+  for (size_t i = 0; i < task.losses.size(); ++i) {
+    const protos::LossConfig& loss = task.losses[i];
+    switch (loss.loss_case()) {
+      case protos::LossConfig::kBinaryCrossEntropy:
+      case protos::LossConfig::kBinaryFocalLoss:
+        if (task.num_class != 1) {
+          FailConfig("{}.losses[{}]: a binary loss needs num_class 1, got {}", spec.where, i,
+                     task.num_class);
+        }
+        break;
+      case protos::LossConfig::kSoftmaxCrossEntropy:
+        if (task.num_class < 2) {
+          FailConfig("{}.losses[{}]: softmax_cross_entropy needs num_class > 1", spec.where, i);
+        }
+        break;
+      case protos::LossConfig::kJrcLoss:
+        if (task.num_class != 2) FailConfig("{}.losses[{}]: jrc_loss needs num_class 2", spec.where, i);
+        break;
+      case protos::LossConfig::kL2Loss:
+        break;
+      default:
+        FailConfig("{}.losses[{}]: no loss type set", spec.where, i);
+    }
+  }
+}
+
+// Fields TaskTower, BayesTaskTower and InterventionTaskTower share.
+template <typename Tower>
+TaskTowerSpec ReadCommon(const Tower& tower, const std::string& where) {
+  TaskTowerSpec spec;
+  spec.where = where;
+  spec.name = tower.tower_name();
+  spec.task.suffix = "_" + tower.tower_name();
+  spec.task.label_name = tower.label_name();
+  spec.task.num_class = static_cast<int>(tower.num_class());
+  spec.task.losses.assign(tower.losses().begin(), tower.losses().end());
+  spec.task.metrics.assign(tower.metrics().begin(), tower.metrics().end());
+  if (tower.has_mlp()) spec.mlp = MlpFromProto(tower.mlp());
+  spec.weighting.weight = tower.weight();
+  spec.weighting.task_space_indicator_label = tower.task_space_indicator_label();
+  spec.weighting.in_task_space_weight = tower.in_task_space_weight();
+  spec.weighting.out_task_space_weight = tower.out_task_space_weight();
+  return spec;
+}
+
+TaskTowerSpec ReadTower(const google::protobuf::Message& message, const std::string& where) {
+  if (const auto* t = dynamic_cast<const protos::TaskTower*>(&message)) {
+    TaskTowerSpec spec = ReadCommon(*t, where);
+    spec.weighting.sample_weight_name = t->sample_weight_name();
+    return spec;
+  }
+  if (const auto* t = dynamic_cast<const protos::BayesTaskTower*>(&message)) {
+    TaskTowerSpec spec = ReadCommon(*t, where);
+    spec.weighting.sample_weight_name = t->sample_weight_name();
+    spec.relation_tower_names.assign(t->relation_tower_names().begin(),
+                                     t->relation_tower_names().end());
+    if (t->has_relation_mlp()) spec.relation_mlp = MlpFromProto(t->relation_mlp());
+    return spec;
+  }
+  if (const auto* t = dynamic_cast<const protos::InterventionTaskTower*>(&message)) {
+    return ReadCommon(*t, where);
+  }
+  FailConfig("{}: {} is not a task tower tzrec knows", where, message.GetTypeName());
+}
+
+}  // namespace
+
+std::vector<TaskTowerSpec> ReadTaskTowers(const protos::EasyRecConfig& config) {
+  const protos::ModelConfig& model_config = config.model_config();
+  const std::string type = ModelType(model_config);
+  const google::protobuf::Message* model = ModelMessage(model_config);
+  const std::string where = "model_config." + type + ".task_towers";
+  const auto* field = model ? model->GetDescriptor()->FindFieldByName("task_towers") : nullptr;
+  if (field == nullptr || !field->is_repeated() ||
+      field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+    FailConfig("model_config.{}: not a multi-task model (it has no task_towers)", type);
+  }
+  const auto* reflection = model->GetReflection();
+  const int count = reflection->FieldSize(*model, field);
+  if (count == 0) FailConfig("{}: a multi-task model needs at least one task tower", where);
+
+  const auto& labels = config.data_config().label_fields();
+  std::vector<TaskTowerSpec> towers;
+  std::set<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    TaskTowerSpec spec =
+        ReadTower(reflection->GetRepeatedMessage(*model, field, i), fmt::format("{}[{}]", where, i));
+    if (spec.name.empty()) FailConfig("{}.tower_name: must not be empty", spec.where);
+    if (!names.insert(spec.name).second) {
+      FailConfig("{}.tower_name: '{}' is used by an earlier task tower", spec.where, spec.name);
+    }
+    if (spec.task.label_name.empty()) {
+      if (i >= labels.size()) {
+        FailConfig("{}.label_name: not set, and data_config.label_fields has no entry {} to "
+                   "default to",
+                   spec.where, i);
+      }
+      spec.task.label_name = labels[i];
+    }
+    if (!labels.empty()) {
+      for (const std::string* label : {&spec.task.label_name, &spec.weighting.task_space_indicator_label}) {
+        if (label->empty()) continue;
+        if (std::find(labels.begin(), labels.end(), *label) == labels.end()) {
+          FailConfig("{}: label '{}' is not one of data_config.label_fields", spec.where, *label);
+        }
+      }
+    }
+    CheckLosses(spec);
+    towers.push_back(std::move(spec));
+  }
+  return towers;
+}
+
+std::map<std::string, TaskLossWeighting> TaskLossWeightings(const protos::EasyRecConfig& config) {
+  std::map<std::string, TaskLossWeighting> out;
+  if (ModelFamily(ModelType(config.model_config())) != "multi_task_rank") return out;
+  for (const TaskTowerSpec& spec : ReadTaskTowers(config)) out[spec.task.suffix] = spec.weighting;
+  return out;
+}
+
+void CheckMultiTaskOptions(const protos::EasyRecConfig& config, const std::string& model_type) {
+  const protos::ModelConfig& model_config = config.model_config();
+  if (model_config.has_variational_dropout()) {
+    FailConfig("model_config.variational_dropout: not supported by tzrec's {} yet", model_type);
+  }
+  if (model_config.use_pareto_loss_weight()) {
+    FailConfig("model_config.use_pareto_loss_weight: not supported by tzrec's {} yet", model_type);
+  }
+}
+
+std::string FirstFeatureGroup(const protos::EasyRecConfig& config, const std::string& model_type) {
+  const protos::ModelConfig& model_config = config.model_config();
+  if (model_config.feature_groups_size() == 0) {
+    FailConfig("model_config.feature_groups: {} needs a feature group", model_type);
+  }
+  return model_config.feature_groups(0).group_name();
+}
+
+std::string MultiTaskOutputSource(const std::vector<TaskTowerSpec>& towers,
+                                  const std::vector<std::string>& tower_outputs,
+                                  std::vector<std::string>& output_names) {
+  std::string src;
+  for (size_t i = 0; i < towers.size(); ++i) {
+    src += RankOutputSource(towers[i].task, tower_outputs.at(i), output_names);
+  }
+  return src;
+}
+
+std::unique_ptr<Model> MakeMultiTaskModel(const std::string& type, torch::jit::Module root,
+                                          const std::vector<TaskTowerSpec>& towers,
+                                          std::vector<std::string> output_names,
+                                          const EmbeddingGroupLayout& layout,
+                                          TableStorage table_storage) {
+  std::vector<Task> tasks;
+  for (const TaskTowerSpec& spec : towers) tasks.push_back(spec.task);
+  std::vector<std::string> tables;
+  for (const std::string& path : layout.table_weight_paths) {
+    tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
+  }
+  return std::make_unique<Model>(type, std::move(root), std::move(tasks), std::move(output_names),
+                                 std::move(tables), table_storage);
+}
+
+}  // namespace tzrec::models
