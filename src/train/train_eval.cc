@@ -2,22 +2,22 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "common/progress.h"
 #include "config/pipeline_config.h"
+#include "config/validate.h"
 #include "data/batch_iterator.h"
 #include "data/data_options.h"
 #include "features/feature_factory.h"
-#include "features/fg/fg_engine.h"
 #include "features/fg/fg_spec.h"
 #include "features/fg_json.h"
 #include "models/model.h"
 #include "train/eval_log.h"
-#include "train/train_checkpoint.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -25,136 +25,165 @@ namespace fs = std::filesystem;
 namespace tzrec::train {
 namespace {
 
-// Everything built from the config that both commands need.
-struct Pipeline {
+// Everything a job builds from the config before it touches data.
+struct Job {
   protos::EasyRecConfig config;
   FeatureList features;
   std::shared_ptr<const fg::FgEngine> engine;
   std::unique_ptr<models::Model> model;
-
-  explicit Pipeline(const std::string& config_path) : config(LoadPipelineConfig(config_path)) {}
-
-  void Build() {
-    features = CreateFeatures(config);
-    const std::vector<const Feature*> pointers = FeaturePointers(features);
-    model = models::BuildModel(config, pointers);
-    // The FG spec an export writes, so training sees exactly what serving sees.
-    const nlohmann::ordered_json fg_json = CreateFgJson(pointers);
-    engine = std::make_shared<fg::FgEngine>(
-        fg::ParseFgJson(nlohmann::json::parse(fg_json.dump()), "fg.json of the pipeline config"),
-        data::FgEngineOptionsFromConfig(config));
-  }
-
-  // Batches of `input_path`; num_epochs <= 0 repeats without end.
-  BatchSource Source(const std::string& input_path, int num_epochs, bool for_eval) const {
-    auto it = std::make_shared<data::BatchIterator>(
-        data::BatchIteratorOptionsFromConfig(config.data_config(), input_path, num_epochs, for_eval),
-        engine, data::DataParserOptionsFromConfig(config.data_config()));
-    return [it](models::TensorMap& batch, int& epoch) {
-      data::Batch b;
-      if (!it->Next(&b)) return false;
-      batch = std::move(b.inputs);
-      epoch = b.epoch;
-      return true;
-    };
-  }
 };
+
+// Loads, validates and builds. `edit` applies command-line overrides before
+// validation, so that an override is checked like the config itself.
+Job BuildJob(const std::string& config_path, const std::function<void(protos::EasyRecConfig&)>& edit) {
+  Job job;
+  job.config = LoadPipelineConfig(config_path);
+  edit(job.config);
+  ValidatePipelineConfig(job.config);
+  CheckSupported(job.config);
+  job.features = CreateFeatures(job.config);
+  auto pointers = FeaturePointers(job.features);
+  // Training reads its inputs through the same FG engine and fg.json that the
+  // export hands to serving, so both see identical ids.
+  nlohmann::json fg_json = nlohmann::json::parse(CreateFgJson(pointers).dump());
+  job.engine = std::make_shared<fg::FgEngine>(fg::ParseFgJson(fg_json, config_path),
+                                              data::FgEngineOptionsFromConfig(job.config));
+  job.model = models::BuildModel(job.config, pointers);
+  return job;
+}
+
+std::unique_ptr<data::BatchIterator> MakeIterator(const Job& job, const std::string& input_path,
+                                                  int num_epochs, bool for_eval) {
+  const auto& data_config = job.config.data_config();
+  return std::make_unique<data::BatchIterator>(
+      data::BatchIteratorOptionsFromConfig(data_config, input_path, num_epochs, for_eval), job.engine,
+      data::DataParserOptionsFromConfig(data_config));
+}
+
+BatchSource SourceOf(std::shared_ptr<data::BatchIterator> iterator) {
+  return [iterator](models::TensorMap& batch, int& epoch) {
+    data::Batch next;
+    if (!iterator->Next(&next)) return false;
+    batch = std::move(next.inputs);
+    epoch = next.epoch;
+    return true;
+  };
+}
+
+void RestoreOptimizer(Trainer& trainer, const std::string& checkpoint_path) {
+  auto state = checkpoint::ReadOptimizerState(checkpoint_path);
+  if (state.empty()) {
+    spdlog::warn("checkpoint {} has no optimizer state; optimizers start fresh", checkpoint_path);
+    return;
+  }
+  trainer.LoadOptimizerState(state, checkpoint_path);
+}
 
 }  // namespace
 
 void TrainAndEvaluate(const TrainEvalOptions& options) {
-  Pipeline p(options.pipeline_config_path);
-  protos::EasyRecConfig& config = p.config;
-  if (!options.model_dir.empty()) config.set_model_dir(options.model_dir);
-  if (!options.train_input_path.empty()) config.set_train_input_path(options.train_input_path);
-  if (!options.eval_input_path.empty()) config.set_eval_input_path(options.eval_input_path);
-  if (!options.fine_tune_checkpoint.empty()) {
-    config.mutable_train_config()->set_fine_tune_checkpoint(options.fine_tune_checkpoint);
-  }
+  Job job = BuildJob(options.pipeline_config_path, [&](protos::EasyRecConfig& config) {
+    if (!options.model_dir.empty()) config.set_model_dir(options.model_dir);
+    if (!options.train_input_path.empty()) config.set_train_input_path(options.train_input_path);
+    if (!options.eval_input_path.empty()) config.set_eval_input_path(options.eval_input_path);
+    if (!options.fine_tune_checkpoint.empty()) {
+      config.mutable_train_config()->set_fine_tune_checkpoint(options.fine_tune_checkpoint);
+    }
+  });
+  const auto& config = job.config;
   const std::string& model_dir = config.model_dir();
-  if (model_dir.empty()) FailConfig("model_dir: not set (in the config or with --model_dir)");
-  if (config.train_input_path().empty()) FailConfig("train_input_path: not set");
-  const protos::TrainConfig& tc = config.train_config();
-  if (tc.num_steps() == 0 && tc.num_epochs() == 0) {
-    FailConfig("train_config: set num_steps or num_epochs");
+  if (model_dir.empty()) FailConfig("{}: model_dir is not set", options.pipeline_config_path);
+  if (config.train_input_path().empty()) {
+    FailConfig("{}: train_input_path is not set (or pass --train_input_path)", options.pipeline_config_path);
   }
 
-  // Which checkpoint to start from: model_dir's latest when continuing,
-  // else fine_tune_checkpoint's latest (model only).
-  std::optional<std::string> restore;
-  bool restore_optimizer = false;
-  if (!tc.fine_tune_checkpoint().empty()) {
-    restore = checkpoint::LatestCheckpoint(tc.fine_tune_checkpoint());
-    if (!restore || !fs::exists(*restore)) {
-      Fail("fine_tune_checkpoint [{}] does not exist", tc.fine_tune_checkpoint());
-    }
-  }
+  Trainer trainer(*job.model, config);
   int64_t start_step = 0;
-  if (auto latest = checkpoint::LatestCheckpoint(model_dir); latest && fs::exists(*latest)) {
+  if (auto latest = checkpoint::LatestCheckpoint(model_dir)) {
     if (!options.continue_train) {
-      Fail("model_dir [{}] already has checkpoints; delete it or pass --continue_train", model_dir);
+      Fail("model_dir {} already has checkpoints ({}); pass --continue_train to resume, or use another "
+           "model_dir", model_dir, *latest);
     }
-    restore = latest;
-    restore_optimizer = !options.ignore_restore_optimizer;
+    checkpoint::RestoreModel(*job.model, *latest);
+    if (!options.ignore_restore_optimizer) RestoreOptimizer(trainer, *latest);
     start_step = *checkpoint::CheckpointStep(*latest) + 1;
+    spdlog::info("continuing from {} at step {}", *latest, start_step);
+  } else if (!config.train_config().fine_tune_checkpoint().empty()) {
+    auto fine_tune = checkpoint::LatestCheckpoint(config.train_config().fine_tune_checkpoint());
+    if (!fine_tune) Fail("fine_tune_checkpoint {} has no checkpoint", config.train_config().fine_tune_checkpoint());
+    checkpoint::RestoreModel(*job.model, *fine_tune);
+    spdlog::info("fine-tuning from {}", *fine_tune);
   }
 
-  p.Build();
-  Trainer trainer(*p.model, config);
-  if (restore) {
-    spdlog::info("restoring {} from {}", restore_optimizer ? "model and optimizer" : "model", *restore);
-    RestoreTrainCheckpoint(trainer, *restore, restore_optimizer);
-  }
   fs::create_directories(model_dir);
   SavePipelineConfig(config, (fs::path(model_dir) / "pipeline.config").string());
 
-  // Without num_epochs the data repeats until num_steps (upstream counts
-  // epochs without end in that case).
-  const int num_epochs = tc.num_epochs() > 0 ? static_cast<int>(tc.num_epochs()) : 0;
-  BatchSource train = p.Source(config.train_input_path(), num_epochs, false);
+  const auto& train_config = config.train_config();
+  // No epoch count with a step budget: cycle the data until the budget is spent.
+  int num_epochs = train_config.num_epochs() > 0 ? static_cast<int>(train_config.num_epochs())
+                   : train_config.num_steps() > 0 ? 0
+                                                  : 1;
+  std::shared_ptr<data::BatchIterator> train_iterator =
+      MakeIterator(job, config.train_input_path(), num_epochs, /*for_eval=*/false);
+
+  Progress progress("train", train_config.num_steps(), "steps");
+  int64_t steps_seen = start_step;
+  BatchSource inner = SourceOf(train_iterator);
+  BatchSource train_source = [&](models::TensorMap& batch, int& epoch) {
+    if (!inner(batch, epoch)) return false;
+    progress.Update(++steps_seen);
+    return true;
+  };
+
   TrainLoopOptions loop;
   loop.start_step = start_step;
   loop.has_eval = !config.eval_input_path().empty();
   loop.eval_steps = config.eval_config().num_steps();
   TrainLoopHooks hooks;
+  const std::string eval_log = (fs::path(model_dir) / kEvalResultFile).string();
   hooks.save_checkpoint = [&](int64_t step) {
-    SaveTrainCheckpoint(model_dir, step, trainer, tc.keep_checkpoint_max());
+    std::string path = checkpoint::SaveCheckpoint(model_dir, step, job.model->StateDict(),
+                                                  trainer.OptimizerState(), train_config.keep_checkpoint_max());
+    spdlog::info("saved checkpoint {}", path);
   };
-  hooks.eval_source = [&] { return p.Source(config.eval_input_path(), 1, true); };
+  hooks.eval_source = [&]() -> BatchSource {
+    return SourceOf(MakeIterator(job, config.eval_input_path(), 1, /*for_eval=*/true));
+  };
   hooks.on_eval = [&](int64_t step, const std::map<std::string, double>& metrics) {
-    AppendEvalResult((fs::path(model_dir) / kEvalResultFile).string(), step, metrics);
+    AppendEvalResult(eval_log, step, metrics);
   };
-  if (tc.num_steps() > 0 && start_step >= static_cast<int64_t>(tc.num_steps())) {
-    spdlog::warn("checkpoint step {} already reaches num_steps {}; nothing to train", start_step - 1,
-                 tc.num_steps());
-    return;
-  }
-  RunTrainLoop(trainer, tc, train, loop, hooks);
+  int64_t last = RunTrainLoop(trainer, train_config, train_source, loop, hooks);
+  progress.Finish();
+  if (last < start_step) spdlog::warn("no training step ran: the train input is empty or num_steps is reached");
 }
 
 std::map<std::string, double> Evaluate(const EvalOptions& options) {
-  Pipeline p(options.pipeline_config_path);
-  protos::EasyRecConfig& config = p.config;
-  if (!options.eval_input_path.empty()) config.set_eval_input_path(options.eval_input_path);
-  if (config.eval_input_path().empty()) FailConfig("eval_input_path: not set");
-  std::string ckpt = options.checkpoint_path;
-  if (ckpt.empty()) {
-    auto latest = checkpoint::LatestCheckpoint(config.model_dir());
-    if (!latest) Fail("no checkpoint found in model_dir [{}]", config.model_dir());
-    ckpt = *latest;
+  Job job = BuildJob(options.pipeline_config_path, [&](protos::EasyRecConfig& config) {
+    if (!options.eval_input_path.empty()) config.set_eval_input_path(options.eval_input_path);
+  });
+  const auto& config = job.config;
+  if (config.eval_input_path().empty()) {
+    FailConfig("{}: eval_input_path is not set (or pass --eval_input_path)", options.pipeline_config_path);
   }
-  p.Build();
-  checkpoint::RestoreModel(*p.model, ckpt);
-  // Evaluation needs no optimizer, but Trainer holds the loss/metric logic;
-  // its optimizers are never stepped.
-  Trainer trainer(*p.model, config);
-  auto metrics = trainer.Evaluate(p.Source(config.eval_input_path(), 1, true),
+  std::string checkpoint_path = options.checkpoint_path;
+  if (checkpoint_path.empty()) {
+    auto latest = checkpoint::LatestCheckpoint(config.model_dir());
+    if (!latest) Fail("no checkpoint model.ckpt-* in model_dir {}", config.model_dir());
+    checkpoint_path = *latest;
+  } else if (!fs::is_directory(checkpoint_path)) {
+    Fail("checkpoint {} does not exist", checkpoint_path);
+  }
+  checkpoint::RestoreModel(*job.model, checkpoint_path);
+  spdlog::info("evaluating {}", checkpoint_path);
+
+  Trainer trainer(*job.model, config);
+  auto metrics = trainer.Evaluate(SourceOf(MakeIterator(job, config.eval_input_path(), 1, true)),
                                   config.eval_config().num_steps());
-  const int64_t step = checkpoint::CheckpointStep(ckpt).value_or(0);
-  std::string text;
-  for (const auto& [k, v] : metrics) text += fmt::format(" {}: {:.6f}", k, v);
-  spdlog::info("eval of {}:{}", ckpt, text);
-  if (!config.model_dir().empty()) {
+  int64_t step = checkpoint::CheckpointStep(checkpoint_path).value_or(-1);
+  std::string line = EvalResultLine(step, metrics);
+  spdlog::info("eval result: {}", line);
+  if (!config.model_dir().empty() && !options.eval_result_filename.empty()) {
+    // Appended, as upstream's evaluate opens the file with "a".
     AppendEvalResult((fs::path(config.model_dir()) / options.eval_result_filename).string(), step,
                      metrics);
   }
