@@ -5,7 +5,9 @@
 #include "common/error.h"
 #include "config/model_type.h"
 #include "models/deep_fm.h"
+#include "models/dbmtl.h"
 #include "models/mmoe.h"
+#include "models/ple.h"
 #include "models/dlrm.h"
 #include "models/dssm.h"
 #include "models/multi_tower.h"
@@ -18,7 +20,9 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
   // One line per model type, keyed by the model_config oneof name.
   static const std::map<std::string, ModelBuilder> builders = {
       {"deepfm", &BuildDeepFM},
+      {"dbmtl", &BuildDBMTL},
       {"mmoe", &BuildMMoEModel},
+      {"ple", &BuildPLE},
       {"dlrm", &BuildDLRM},
       {"dssm", &BuildDSSM},
       {"multi_tower", &BuildMultiTower},
