@@ -38,8 +38,8 @@ struct PredictRequest {
   std::vector<std::string> output_columns;
   // Rows per batch; 0: data_config eval_batch_size, else batch_size.
   int64_t batch_size = 0;
-  // FG parser threads (and the model's intra-op threads, at most the number
-  // of cores); 0: max(data_config.num_workers, 1).
+  // FG parser threads; 0: max(data_config.num_workers, 1). The model runs
+  // with the remaining cores as intra-op threads (at least one).
   int predict_threads = 0;
   // Stop after this many batches; 0: all.
   int64_t predict_steps = 0;

@@ -322,6 +322,30 @@ TEST_F(PredictTest, Fp32ExportPredictsLikeTheCheckpoint) {
   EXPECT_LE(max_diff, 1e-6);
 }
 
+TEST_F(PredictTest, InputTileExportPredictsLikeTheUntiledOne) {
+  // An INPUT_TILE export expects a "batch_size" input; predict passes 1 (no
+  // tiling) since every row carries its own user features.
+  const std::string tiled_dir = (*root_ / "export_tile").string();
+  exporting::ExportRequest export_request;
+  export_request.pipeline_config_path = *config_path_;
+  export_request.export_dir = tiled_dir;
+  exporting::Export(export_request, [](const std::string& name) -> std::optional<std::string> {
+    if (name == "QUANT_EMB") return std::string("FP32");
+    if (name == "INPUT_TILE") return std::string("2");
+    return std::nullopt;
+  });
+  PredictRequest plain = ExportRequest("untiled.csv");
+  Predict(plain);
+  PredictRequest tiled = ExportRequest("tiled.csv");
+  tiled.scripted_model_path = tiled_dir;
+  Predict(tiled);
+  Table a = ReadTable(plain.predict_output_path), b = ReadTable(tiled.predict_output_path);
+  ASSERT_EQ(a.rows.size(), b.rows.size());
+  for (size_t r = 0; r < a.rows.size(); ++r) {
+    EXPECT_NEAR(std::strtod(a.rows[r][1].c_str(), nullptr), std::strtod(b.rows[r][1].c_str(), nullptr), 1e-6);
+  }
+}
+
 TEST_F(PredictTest, OutputColumnsStepsAndSeveralFiles) {
   // Two files through a glob, read in name order.
   const std::string csv = ReadFile(*data_path_);
