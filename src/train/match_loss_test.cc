@@ -70,7 +70,7 @@ TEST(MatchLossTest, InBatchSoftmaxOverTheDiagonal) {
 }
 
 TEST(MatchLossTest, RecallCountsTheCorrectColumnInTopK) {
-  at::Tensor sim = at::tensor({{0.9f, 0.1f, 0.5f}, {0.8f, 0.2f, 0.3f}, {0.1f, 0.2f, 0.7f}});
+  at::Tensor sim = at::tensor({0.9f, 0.1f, 0.5f, 0.8f, 0.2f, 0.3f, 0.1f, 0.2f, 0.7f}).view({3, 3});
   at::Tensor labels = at::arange(3);
   EXPECT_EQ(RecallHits(sim, labels, 1), 2);  // rows 0 and 2
   EXPECT_EQ(RecallHits(sim, labels, 2), 2);  // row 1's column is last

@@ -160,6 +160,22 @@ TEST(TrainerTest, DeepFMLearnsSyntheticRule) {
   EXPECT_FALSE(trainer.OptimizerState().empty());
 }
 
+TEST(TrainerTest, FrozenTableDoesNotChange) {
+  auto config = SmallDeepFMConfig();
+  config.mutable_feature_configs(1)->mutable_id_feature()->set_trainable(false);  // cat_b
+  FeatureList features = CreateFeatures(config);
+  auto model = models::BuildModel(config, FeaturePointers(features));
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [name, t] : model->StateDict()) before[name] = t.detach().clone();
+  Trainer trainer(*model, config);
+  for (int64_t step = 0; step < 3; ++step) trainer.Step(BatchWithLabel(64), step, 0);
+  const std::string bags = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.";
+  for (const auto& [name, t] : model->StateDict()) {
+    bool frozen = name == bags + "cat_b_emb.weight" || name == bags + "cat_b_emb_wide.weight";
+    EXPECT_EQ(at::equal(t, before.at(name)), frozen) << name;
+  }
+}
+
 TEST(TrainerTest, MissingLabelIsNamed) {
   auto config = SmallDeepFMConfig();
   FeatureList features = CreateFeatures(config);

@@ -241,7 +241,12 @@ EmbeddingGroup BuildEmbeddingGroup(
 
   torch::jit::Module bags = NewModule("ModuleDict");
   for (const SharedEmbeddingTable& t : tables) {
-    AddChild(bags, t.table.name, BuildTable(InitTable(t.table), options.storage));
+    torch::jit::Module table = BuildTable(InitTable(t.table), options.storage);
+    if (!t.table.trainable && options.storage == TableStorage::kFp32) {
+      // trainable: false freezes the table: no gradient, so no optimizer update.
+      table.attr("weight").toTensor().set_requires_grad(false);
+    }
+    AddChild(bags, t.table.name, table);
     result.layout.table_weight_paths.push_back("emb_impls.__BASE__.ebc.embedding_bags." +
                                                t.table.name + ".weight");
   }
