@@ -6,6 +6,7 @@
 #include "config/model_type.h"
 #include "checkpoint/checkpoint.h"
 #include "export/input_tile.h"
+#include "models/match_model.h"
 #include "models/model.h"
 
 namespace tzrec::exporting {
@@ -55,14 +56,19 @@ ModelExporter::~ModelExporter() = default;
 
 std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
                                               const std::string& path) const {
-  if (!set.subdir.empty()) {
-    FailConfig("model_config.{}: exporting its \"{}\" part is not available in tzrec yet",
-               ModelType(state_->config.model_config()), set.subdir);
-  }
   models::ModelBuildOptions options;
   options.table_storage = state_->pooled_storage;
-  std::unique_ptr<models::Model> model =
-      models::BuildModel(state_->config, state_->features, options);
+  std::unique_ptr<models::Model> model;
+  const std::string type = ModelType(state_->config.model_config());
+  if (set.subdir.empty()) {
+    model = models::BuildModel(state_->config, state_->features, options);
+  } else if (ModelFamily(type) == "match") {
+    // user/ and item/: one tower each, with the full model's state-dict names.
+    model = models::BuildMatchTower(state_->config, state_->features, set.subdir, options);
+  } else {
+    FailConfig("model_config.{}: exporting its \"{}\" part is not available in tzrec yet", type,
+               set.subdir);
+  }
   model->LoadStateDict(state_->tensors, "checkpoint " + state_->checkpoint.path);
   model->SetTraining(false);
   if (state_->input_tile == 0) {
@@ -70,6 +76,11 @@ std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
     return model->output_names();
   }
   const TiledInputs tiled = UserTiledInputs(set.features);
+  if (tiled.sparse.empty() && tiled.dense.empty() && !set.subdir.empty()) {
+    // A match tower without user-side inputs (the item tower): nothing to tile.
+    model->SaveScripted(path);
+    return model->output_names();
+  }
   spdlog::info("INPUT_TILE={}: {} user-side input(s) arrive with batch 1", state_->input_tile,
                tiled.sparse.size() + tiled.dense.size());
   torch::jit::Module wrapper = WrapWithInputTile(model->module(), tiled);
