@@ -416,6 +416,15 @@ TEST_F(PredictTest, MalformedRowFailsWithItsLineAndLeavesNoOutput) {
   ExpectNoOutput("malformed.csv");
 }
 
+TEST_F(PredictTest, HeaderOnlyInputIsAnError) {
+  const std::string path = (*root_ / "bad" / "empty.csv").string();
+  WriteFile(path, "request_id,user_id,age,item_id,tags,price,note,label\n");
+  PredictRequest request = ExportRequest("empty.csv");
+  request.predict_input_path = path;
+  EXPECT_EQ(ErrorOf([&] { Predict(request); }), "no rows to predict in " + path);
+  ExpectNoOutput("empty.csv");
+}
+
 TEST_F(PredictTest, BadExportDirs) {
   const fs::path empty = *root_ / "not_an_export";
   fs::create_directories(empty);
