@@ -14,38 +14,15 @@ tzrec binary.
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
 import torch
 
-TZREC = os.environ.get("TZREC_BINARY", "build/tzrec")
+from tzrec_cli import run, small_config_head
 TEMPERATURE = 0.2
 
-CONFIG = """
-train_input_path: "{root}/data/train.csv"
-eval_input_path: "{root}/data/eval.csv"
-model_dir: "{root}/model"
-train_config {{
-  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
-  dense_optimizer {{ adam_optimizer {{ lr: 0.01 }} constant_learning_rate {{}} }}
-  num_steps: 6
-  save_checkpoints_steps: 3
-}}
-eval_config {{ num_steps: 2 }}
-data_config {{
-  batch_size: 32
-  dataset_type: CsvDataset
-  with_header: true
-  fg_mode: FG_NONE
-  label_fields: "clk"
-}}
-feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" hash_bucket_size: 50 embedding_dim: 8 }} }}
-feature_configs {{ raw_feature {{ feature_name: "age" expression: "user:age" }} }}
-feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" hash_bucket_size: 40 embedding_dim: 8 }} }}
-feature_configs {{ id_feature {{ feature_name: "tags" expression: "item:tags" hash_bucket_size: 30 embedding_dim: 4 pooling: "mean" }} }}
-feature_configs {{ raw_feature {{ feature_name: "price" expression: "item:price" }} }}
+CONFIG = small_config_head('clk', 32, tags_dim=4, data_extra='') + """
 model_config {{
   feature_groups {{ group_name: "user" feature_names: "user_id" feature_names: "age" group_type: DEEP }}
   feature_groups {{ group_name: "item" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
@@ -72,14 +49,6 @@ TOWERS = {
 BAGS = "embedding_group.emb_impls.__BASE__.ebc.embedding_bags."
 
 
-def run(args, env_extra=None, check=True):
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    result = subprocess.run([TZREC] + args, capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"tzrec {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-    return result
 
 
 def make_inputs(batch_size, seed):

@@ -8,24 +8,15 @@ tzrec binary, TZREC_SHARED_DIR the fixtures folder.
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
 import torch
 
-TZREC = os.environ.get("TZREC_BINARY", "build/tzrec")
+from tzrec_cli import run
 SHARED = os.environ.get("TZREC_SHARED_DIR", "../shared")
 
 
-def run(args, env_extra=None):
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    result = subprocess.run([TZREC] + args, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise AssertionError(
-            f"tzrec {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-    return result
 
 
 def small_config(root):

@@ -1,0 +1,47 @@
+"""Helpers the end-to-end Python tests share: running the tzrec binary and the
+small train/data/feature config block their tiny models are trained on."""
+import os
+import subprocess
+
+TZREC = os.environ.get("TZREC_BINARY", "build/tzrec")
+
+
+def run(args, env_extra=None, check=True):
+    """Runs `tzrec args...`; with `check`, a non-zero exit fails with its stderr."""
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    result = subprocess.run([TZREC] + args, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"tzrec {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def small_config_head(label, batch_size, tags_dim=8, data_extra=""):
+    """Paths, a 6-step train_config, FG_NONE data_config and five user/item
+    features, as a str.format template over {root} (braces doubled)."""
+    return """
+train_input_path: "{root}/data/train.csv"
+eval_input_path: "{root}/data/eval.csv"
+model_dir: "{root}/model"
+train_config {{
+  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
+  dense_optimizer {{ adam_optimizer {{ lr: 0.01 }} constant_learning_rate {{}} }}
+  num_steps: 6
+  save_checkpoints_steps: 3
+}}
+eval_config {{ num_steps: 2 }}
+data_config {{
+  batch_size: %d
+  dataset_type: CsvDataset
+  with_header: true
+  fg_mode: FG_NONE
+  label_fields: "%s"
+  %s
+}}
+feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" hash_bucket_size: 50 embedding_dim: 8 }} }}
+feature_configs {{ raw_feature {{ feature_name: "age" expression: "user:age" }} }}
+feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" hash_bucket_size: 40 embedding_dim: 8 }} }}
+feature_configs {{ id_feature {{ feature_name: "tags" expression: "item:tags" hash_bucket_size: 30 embedding_dim: %d pooling: "mean" }} }}
+feature_configs {{ raw_feature {{ feature_name: "price" expression: "item:price" }} }}
+""" % (batch_size, label, data_extra, tags_dim)
