@@ -20,20 +20,6 @@ bool IsDirectory(const fs::path& path) {
   return fs::is_directory(path, ec);
 }
 
-bool AllDigits(const std::string& text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-std::string BaseName(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 std::string MetricNames(const nlohmann::ordered_json& metrics) {
   std::string names;
   for (const auto& [key, value] : metrics.items()) {
@@ -76,12 +62,7 @@ std::vector<EvalRecord> ReadEvalLog(const std::string& path) {
 }
 
 int64_t CheckpointStep(const std::string& path) {
-  const std::string name = BaseName(path);
-  const size_t dash = name.rfind('-');
-  if (dash == std::string::npos) return 0;
-  const std::string digits = name.substr(dash + 1);
-  if (!AllDigits(digits) || digits.size() > 18) return 0;
-  return std::stoll(digits);
+  return checkpoint::CheckpointStep(path).value_or(0);
 }
 
 std::optional<CheckpointChoice> LatestCheckpoint(const std::string& model_dir) {

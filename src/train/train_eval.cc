@@ -18,6 +18,7 @@
 #include "features/fg_json.h"
 #include "models/model.h"
 #include "train/eval_log.h"
+#include "train/train_checkpoint.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -70,15 +71,6 @@ BatchSource SourceOf(std::shared_ptr<data::BatchIterator> iterator) {
   };
 }
 
-void RestoreOptimizer(Trainer& trainer, const std::string& checkpoint_path) {
-  auto state = checkpoint::ReadOptimizerState(checkpoint_path);
-  if (state.empty()) {
-    spdlog::warn("checkpoint {} has no optimizer state; optimizers start fresh", checkpoint_path);
-    return;
-  }
-  trainer.LoadOptimizerState(state, checkpoint_path);
-}
-
 }  // namespace
 
 void TrainAndEvaluate(const TrainEvalOptions& options) {
@@ -104,9 +96,7 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
       Fail("model_dir {} already has checkpoints ({}); pass --continue_train to resume, or use another "
            "model_dir", model_dir, *latest);
     }
-    checkpoint::RestoreModel(*job.model, *latest);
-    if (!options.ignore_restore_optimizer) RestoreOptimizer(trainer, *latest);
-    start_step = *checkpoint::CheckpointStep(*latest) + 1;
+    start_step = RestoreTrainCheckpoint(trainer, *latest, !options.ignore_restore_optimizer) + 1;
     spdlog::info("continuing from {} at step {}", *latest, start_step);
   } else if (!config.train_config().fine_tune_checkpoint().empty()) {
     auto fine_tune = checkpoint::LatestCheckpoint(config.train_config().fine_tune_checkpoint());
@@ -142,9 +132,7 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
   TrainLoopHooks hooks;
   const std::string eval_log = (fs::path(model_dir) / kEvalResultFile).string();
   hooks.save_checkpoint = [&](int64_t step) {
-    std::string path = checkpoint::SaveCheckpoint(model_dir, step, job.model->StateDict(),
-                                                  trainer.OptimizerState(), train_config.keep_checkpoint_max());
-    spdlog::info("saved checkpoint {}", path);
+    SaveTrainCheckpoint(model_dir, step, trainer, train_config.keep_checkpoint_max());
   };
   hooks.eval_source = [&]() -> BatchSource {
     return SourceOf(MakeIterator(job, config.eval_input_path(), 1, /*for_eval=*/true));
