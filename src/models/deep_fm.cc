@@ -63,18 +63,7 @@ std::unique_ptr<Model> BuildDeepFM(const ModelContext& context) {
   } else {
     src += "    y = y_wide + torch.sum(y_fm, [1], True) + self.output_mlp.forward(y_deep)\n";
   }
-  src += "    out: Dict[str, Tensor] = {}\n";
-  std::vector<std::string> outputs;
-  src += RankOutputSource(task, "y", outputs);
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& path : layout.table_weight_paths) {
-    tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
-  }
-  return std::make_unique<Model>("deepfm", root, std::vector<Task>{task}, outputs, tables,
-                                 context.options.table_storage);
+  return FinishRankModel("deepfm", root, src, task, layout, context.options.table_storage);
 }
 
 }  // namespace tzrec::models

@@ -88,18 +88,7 @@ std::unique_ptr<Model> BuildDLRM(const ModelContext& context) {
   if (cfg.arch_with_sparse()) parts += ", sparse_group";
   src += fmt::format("    y = self.final_mlp.forward(torch.cat([{}], -1))\n", parts);
   src += "    y = self.output_mlp.forward(y)\n";
-  src += "    out: Dict[str, Tensor] = {}\n";
-  std::vector<std::string> outputs;
-  src += RankOutputSource(task, "y", outputs);
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& path : layout.table_weight_paths) {
-    tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
-  }
-  return std::make_unique<Model>("dlrm", root, std::vector<Task>{task}, outputs, tables,
-                                 context.options.table_storage);
+  return FinishRankModel("dlrm", root, src, task, layout, context.options.table_storage);
 }
 
 }  // namespace tzrec::models

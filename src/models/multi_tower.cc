@@ -56,18 +56,7 @@ std::unique_ptr<Model> BuildMultiTower(const ModelContext& context) {
   }
   AddChild(root, "output_mlp", BuildLinear(final_dim, task.num_class, /*bias=*/true));
   src += "    y = self.output_mlp.forward(y)\n";
-  src += "    out: Dict[str, Tensor] = {}\n";
-  std::vector<std::string> outputs;
-  src += RankOutputSource(task, "y", outputs);
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& path : layout.table_weight_paths) {
-    tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
-  }
-  return std::make_unique<Model>("multi_tower", root, std::vector<Task>{task}, outputs, tables,
-                                 context.options.table_storage);
+  return FinishRankModel("multi_tower", root, src, task, layout, context.options.table_storage);
 }
 
 }  // namespace tzrec::models

@@ -88,4 +88,19 @@ MlpOptions MlpFromProto(const protos::MLP& mlp) {
   return options;
 }
 
+std::unique_ptr<Model> FinishRankModel(const std::string& type, torch::jit::Module root,
+                                       std::string forward_source, const Task& task,
+                                       const EmbeddingGroupLayout& layout, TableStorage storage) {
+  forward_source += "    out: Dict[str, Tensor] = {}\n";
+  std::vector<std::string> outputs;
+  forward_source += RankOutputSource(task, "y", outputs);
+  forward_source += "    return out\n";
+  DefineMethods(root, forward_source);
+  std::vector<std::string> tables;
+  for (const std::string& path : layout.table_weight_paths) {
+    tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
+  }
+  return std::make_unique<Model>(type, root, std::vector<Task>{task}, outputs, tables, storage);
+}
+
 }  // namespace tzrec::models

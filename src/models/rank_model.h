@@ -28,4 +28,12 @@ std::string RankOutputSource(const Task& task, const std::string& y,
 
 MlpOptions MlpFromProto(const protos::MLP& mlp);
 
+// The shared end of a single-task rank model's builder: `forward_source` is
+// forward's TorchScript up to a final layer `y` ([B, num_class]); this adds the
+// task's outputs, defines forward on `root` and wraps it as a Model whose
+// tables are those of the child `embedding_group` laid out by `layout`.
+std::unique_ptr<Model> FinishRankModel(const std::string& type, torch::jit::Module root,
+                                       std::string forward_source, const Task& task,
+                                       const EmbeddingGroupLayout& layout, TableStorage storage);
+
 }  // namespace tzrec::models
