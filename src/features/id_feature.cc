@@ -1,6 +1,7 @@
 #include "features/id_feature.h"
 
 #include "common/error.h"
+#include "features/raw_feature.h"
 
 namespace tzrec {
 
@@ -81,6 +82,29 @@ nlohmann::ordered_json IdFeature::TypeFgJson(const FeatureAssets& renamed_assets
   if (config_.has_stub_type()) entry["stub_type"] = config_.stub_type();
   AddSequenceFields(entry);
   return nlohmann::ordered_json::array({entry});
+}
+
+bool AddMapValueBucketizer(nlohmann::ordered_json& entry, const Vocab& vocab,
+                           const FeatureAssets& renamed_assets,
+                           const google::protobuf::RepeatedField<float>& boundaries) {
+  const bool ids = vocab.zch_size || vocab.dynamic_capacity || vocab.hash_bucket_size ||
+                   vocab.num_buckets || !vocab.list().empty() || !vocab.dict().empty() ||
+                   !vocab.file().empty();
+  if (ids) {
+    if (vocab.zch_size || vocab.dynamic_capacity) {
+      entry["hash_bucket_size"] = kMaxHashBucketSize;
+    } else if (vocab.hash_bucket_size) {
+      entry["hash_bucket_size"] = *vocab.hash_bucket_size;
+    } else if (vocab.num_buckets) {
+      entry["num_buckets"] = *vocab.num_buckets;
+    } else {
+      AddIdBucketizer(entry, vocab, renamed_assets, /*with_num_buckets=*/false);
+    }
+    entry["value_type"] = "string";
+  } else if (boundaries.size() > 0) {
+    entry["boundaries"] = FloatList(boundaries);
+  }
+  return ids;
 }
 
 }  // namespace tzrec

@@ -40,6 +40,16 @@ class IdFeature : public Feature {
 void AddIdBucketizer(nlohmann::ordered_json& entry, const Vocab& vocab,
                      const FeatureAssets& renamed_assets, bool with_num_buckets);
 
+// The discretisation keys of a map-valued feature's entry (lookup_feature,
+// match_feature), as upstream writes them: ids (zero-collision or dynamic
+// tables -> kMaxHashBucketSize, then hash_bucket_size, num_buckets, the
+// vocabularies; unlike id_feature, num_buckets comes before vocabularies) with
+// value_type "string", or else the boundaries when there are any. Returns
+// whether the feature yields ids.
+bool AddMapValueBucketizer(nlohmann::ordered_json& entry, const Vocab& vocab,
+                           const FeatureAssets& renamed_assets,
+                           const google::protobuf::RepeatedField<float>& boundaries);
+
 // vocab_file's path in fg.json: its renamed copy when there is one.
 std::string FgVocabFile(const Vocab& vocab, const FeatureAssets& renamed_assets);
 

@@ -105,24 +105,7 @@ nlohmann::ordered_json LookupFeature::TypeFgJson(const FeatureAssets& renamed_as
   } else {
     if (config_.separator() != "\x1d") entry["separator"] = config_.separator();
     if (config_.has_normalizer()) entry["normalizer"] = config_.normalizer();
-    const bool ids = vocab_.zch_size || vocab_.dynamic_capacity || vocab_.hash_bucket_size ||
-                     vocab_.num_buckets || !vocab_.list().empty() || !vocab_.dict().empty() ||
-                     !vocab_.file().empty();
-    if (ids) {
-      // Same precedence as id_feature, except num_buckets comes before vocabularies.
-      if (vocab_.zch_size || vocab_.dynamic_capacity) {
-        entry["hash_bucket_size"] = kMaxHashBucketSize;
-      } else if (vocab_.hash_bucket_size) {
-        entry["hash_bucket_size"] = *vocab_.hash_bucket_size;
-      } else if (vocab_.num_buckets) {
-        entry["num_buckets"] = *vocab_.num_buckets;
-      } else {
-        AddIdBucketizer(entry, vocab_, renamed_assets, /*with_num_buckets=*/false);
-      }
-      entry["value_type"] = "string";
-    } else if (config_.boundaries_size() > 0) {
-      entry["boundaries"] = FloatList(config_.boundaries());
-    }
+    AddMapValueBucketizer(entry, vocab_, renamed_assets, config_.boundaries());
     if (config_.has_fg_value_type()) entry["value_type"] = config_.fg_value_type();
     if (entry["value_type"] == "string") entry["needDiscrete"] = true;
     if (entry["needDiscrete"].get<bool>()) entry["combiner"] = "";

@@ -80,23 +80,8 @@ nlohmann::ordered_json MatchFeature::TypeFgJson(const FeatureAssets& renamed_ass
   if (config_.separator() != "\x1d") entry["separator"] = config_.separator();
   if (config_.has_normalizer()) entry["normalizer"] = config_.normalizer();
 
-  const bool ids = vocab_.zch_size || vocab_.dynamic_capacity || vocab_.hash_bucket_size ||
-                   vocab_.num_buckets || !vocab_.list().empty() || !vocab_.dict().empty() ||
-                   !vocab_.file().empty();
-  if (ids) {
-    if (vocab_.zch_size || vocab_.dynamic_capacity) {
-      entry["hash_bucket_size"] = kMaxHashBucketSize;
-    } else if (vocab_.hash_bucket_size) {
-      entry["hash_bucket_size"] = *vocab_.hash_bucket_size;
-    } else if (vocab_.num_buckets) {
-      entry["num_buckets"] = *vocab_.num_buckets;
-    } else {
-      AddIdBucketizer(entry, vocab_, renamed_assets, /*with_num_buckets=*/false);
-    }
-    entry["value_type"] = "string";
+  if (AddMapValueBucketizer(entry, vocab_, renamed_assets, config_.boundaries())) {
     entry["needDiscrete"] = true;
-  } else if (config_.boundaries_size() > 0) {
-    entry["boundaries"] = FloatList(config_.boundaries());
   }
   if (entry["needDiscrete"].get<bool>()) entry["value_dim"] = value_dim();
   if (config_.has_fg_value_type()) entry["value_type"] = config_.fg_value_type();
