@@ -113,10 +113,10 @@ FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
   if (options.index_output_dir.empty()) FailConfig("--index_output_dir is required");
   Embeddings embeddings = ReadEmbeddings(options);
   const auto n = static_cast<int64_t>(embeddings.ids.size());
-  spdlog::info("building {} index over {} embeddings of dim {}", options.index_type, n, embeddings.dim);
 
   std::unique_ptr<faiss::Index> quantizer;
   std::unique_ptr<faiss::Index> index = NewIndex(options, embeddings.dim, quantizer);
+  spdlog::info("building {} index over {} embeddings of dim {}", options.index_type, n, embeddings.dim);
   if (!index->is_trained) {
     if (n < options.ivf_nlist) {
       FailConfig("--index_type {} needs at least --ivf_nlist={} embeddings to train, got {}; lower --ivf_nlist",
