@@ -80,6 +80,7 @@ ExportEnv ReadExportEnv(const EnvLookup& env) {
     if (value->empty() || *end != '\0' || size <= 0) {
       FailConfig("MAX_EXPORT_BATCH_SIZE={:?} is not a positive integer", *value);
     }
+    result.max_export_batch_size = size;
   }
   // Upstream's order of the copied variables.
   for (const char* name : {"INPUT_TILE", "QUANT_EMB", "QUANT_EC_EMB", "ENABLE_TRT",

@@ -13,6 +13,7 @@
 // Any other value is a ConfigError naming the variable and the value.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct ExportEnv {
   std::optional<QuantDtype> quant_ec_emb;
   // 0 (no tiling), 2 or 3.
   int input_tile = 0;
+  // MAX_EXPORT_BATCH_SIZE: the most rows the export's check run feeds the
+  // model; nullopt when unset.
+  std::optional<int64_t> max_export_batch_size;
   // Variables copied verbatim into model_acc.json, in upstream's key order.
   nlohmann::ordered_json acc_entries = nlohmann::ordered_json::object();
 };

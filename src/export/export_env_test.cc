@@ -88,6 +88,7 @@ TEST(ExportEnvTest, ModelAccJsonKeepsUpstreamKeyOrderAndJsonDumpLayout) {
                                            {"QUANT_EMB", "FP16"},
                                            {"INPUT_TILE", "2"},
                                            {"UNRELATED", "x"}}));
+  EXPECT_EQ(env.max_export_batch_size, std::optional<int64_t>(256));
   const std::string text = DumpPythonJson(ModelAccJson(env, nlohmann::ordered_json::object()));
   EXPECT_EQ(text,
             "{\n"
