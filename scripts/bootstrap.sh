@@ -15,6 +15,10 @@ PACKAGES=(
   libopenblas0-pthread libopenblas-pthread-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libcpp-httplib-dev libzip-dev libssl-dev
+  libexpat1-dev
+  # S3 integration tests (tests/py/test_s3_export.py): a one-machine Ceph
+  # cluster with radosgw, and boto3 as the independent client (~95 s to install).
+  ceph-mon ceph-osd radosgw python3-boto3
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include "cli/subcommand.h"
 #include "export/exporter.h"
+#include "export/remote/remote_export.h"
 
 namespace tzrec::cli {
 namespace {
@@ -23,7 +24,8 @@ const bool kRegistered = Register({
                      "path to pipeline.config")
           ->required();
       app.add_option("--export_dir", request.export_dir,
-                     "directory to export to; must not exist (match models get user/ and item/)")
+                     "directory to export to, local or s3:// / oss://; must not exist (match models get "
+                     "user/ and item/)")
           ->required();
       app.add_option("--checkpoint_path", request.checkpoint_path,
                      "checkpoint to export; default: the latest (or, with export_config "
@@ -32,11 +34,14 @@ const bool kRegistered = Register({
                      "comma-separated files copied into the export directory");
       app.add_option("--additional_export_config", request.additional_export_config,
                      "JSON object merged into model_acc.json, e.g. '{\"cand_seq_pk\": \"cand_seq\"}'");
+      app.add_option("--num_shards", request.num_shards,
+                     "USE_DISTRIBUTED_EMBEDDING=1: split every embedding table by rows into this "
+                     "many npz shards (default: env DIST_NUM_SHARDS, else 1, as upstream)");
       app.add_option("--item_input_path", request.item_input_path,
                      "accepted for compatibility (upstream samples the item tower's input here)");
       return [flags] {
         flags->request.asset_files = exporting::SplitAssetFiles(flags->asset_files);
-        exporting::Export(flags->request);
+        remote::ExportWithRemotePaths(flags->request);
         return 0;
       };
     },
