@@ -16,24 +16,24 @@ struct ModelExporter::State {
   const std::vector<const Feature*>& features;
   CheckpointChoice checkpoint;
   models::TableStorage pooled_storage = models::TableStorage::kFp32;
+  models::TableStorage sequence_storage = models::TableStorage::kFp32;
   int input_tile = 0;
   models::TensorMap tensors;
 };
 
 namespace {
 
-// The storage of pooled tables for QUANT_EMB.
-models::TableStorage PooledStorage(const std::optional<QuantDtype>& quant) {
+// The storage of tables for QUANT_EMB (pooled) or QUANT_EC_EMB (sequence).
+models::TableStorage TableStorageFor(const std::optional<QuantDtype>& quant) {
   if (!quant) return models::TableStorage::kFp32;
   switch (*quant) {
     case QuantDtype::kFp32: return models::TableStorage::kFp32;
+    case QuantDtype::kFp16: return models::TableStorage::kFp16;
     case QuantDtype::kInt8: return models::TableStorage::kInt8;
     case QuantDtype::kInt4: return models::TableStorage::kInt4;
     case QuantDtype::kInt2: return models::TableStorage::kInt2;
-    case QuantDtype::kFp16: break;
   }
-  FailConfig("QUANT_EMB=FP16: half-precision embedding tables are not available in tzrec yet; "
-             "use FP32, INT8, INT4 or INT2");
+  return models::TableStorage::kFp32;
 }
 
 }  // namespace
@@ -42,7 +42,8 @@ ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
                              const std::vector<const Feature*>& features, const ExportEnv& env,
                              const CheckpointChoice& checkpoint)
     : state_(new State{config, features, checkpoint}) {
-  state_->pooled_storage = PooledStorage(env.quant_emb);
+  state_->pooled_storage = TableStorageFor(env.quant_emb);
+  state_->sequence_storage = TableStorageFor(env.quant_ec_emb);
   state_->input_tile = env.input_tile;
   spdlog::info("pooled embedding tables: {}{}", models::TableStorageName(state_->pooled_storage),
                env.quant_emb ? "" : " (QUANT_EMB=0)");
@@ -58,6 +59,7 @@ std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
                                               const std::string& path) const {
   models::ModelBuildOptions options;
   options.table_storage = state_->pooled_storage;
+  options.sequence_table_storage = state_->sequence_storage;
   std::unique_ptr<models::Model> model;
   const std::string type = ModelType(state_->config.model_config());
   if (set.subdir.empty()) {

@@ -17,8 +17,7 @@ std::unique_ptr<Model> BuildDBMTL(const ModelContext& context) {
   if (cfg.has_mask_net()) FailConfig("model_config.dbmtl.mask_net: not supported by tzrec yet");
   std::vector<TaskTowerSpec> towers = ReadTaskTowers(context.config);
 
-  EmbeddingGroupOptions group_options;
-  group_options.storage = context.options.table_storage;
+  EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup group =
       BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
   const std::string group_name = FirstFeatureGroup(context.config, "dbmtl");

@@ -26,8 +26,7 @@ std::unique_ptr<Model> BuildDLRM(const ModelContext& context) {
   const protos::DLRM& cfg = model_config.dlrm();
   Task task = RankTask(context.config);
 
-  EmbeddingGroupOptions group_options;
-  group_options.storage = context.options.table_storage;
+  EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup group =
       BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
   const EmbeddingGroupLayout& layout = group.layout;

@@ -31,8 +31,7 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
   }
   google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig> groups;
   *groups.Add() = *group;
-  EmbeddingGroupOptions group_options;
-  group_options.storage = context.options.table_storage;
+  EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup embedding = BuildEmbeddingGroup(context.features, groups, group_options);
 
   Tower tower;

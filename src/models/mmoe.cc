@@ -15,8 +15,7 @@ std::unique_ptr<Model> BuildMMoEModel(const ModelContext& context) {
   CheckMultiTaskOptions(context.config, "mmoe");
   std::vector<TaskTowerSpec> towers = ReadTaskTowers(context.config);
 
-  EmbeddingGroupOptions group_options;
-  group_options.storage = context.options.table_storage;
+  EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup group =
       BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
   const std::string group_name = FirstFeatureGroup(context.config, "mmoe");

@@ -11,6 +11,7 @@
 #include "models/dlrm.h"
 #include "models/dssm.h"
 #include "models/multi_tower.h"
+#include "models/multi_tower_din.h"
 #include "models/wide_and_deep.h"
 #include "models/modules/jit_module.h"
 
@@ -26,9 +27,18 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
       {"dlrm", &BuildDLRM},
       {"dssm", &BuildDSSM},
       {"multi_tower", &BuildMultiTower},
+      {"multi_tower_din", &BuildMultiTowerDIN},
       {"wide_and_deep", &BuildWideAndDeep},
   };
   return builders;
+}
+
+EmbeddingGroupOptions GroupOptions(const ModelBuildOptions& options) {
+  EmbeddingGroupOptions group;
+  group.storage = options.table_storage;
+  group.sequence_storage = options.sequence_table_storage;
+  group.embedded_inputs = options.embedded_inputs;
+  return group;
 }
 
 std::unique_ptr<Model> BuildModel(const protos::EasyRecConfig& config,
@@ -112,19 +122,29 @@ std::vector<std::pair<std::string, at::Tensor>> Model::StateDict() const {
   return out;
 }
 
+void Model::SetTableStorage(const std::string& name, TableStorage storage) {
+  table_storage_by_name_[name] = storage;
+}
+
+void Model::SetTableStorages(const EmbeddingGroupLayout& layout, const std::string& prefix) {
+  for (const auto& [path, storage] : layout.table_storage) SetTableStorage(prefix + path, storage);
+}
+
 void Model::LoadStateDict(const TensorMap& state, const std::string& source) {
   at::NoGradGuard no_grad;
   for (auto& [name, target] : StateDict()) {
     auto it = state.find(name);
     if (it == state.end()) Fail("{}: tensor {} is missing", source, name);
     const at::Tensor& value = it->second;
-    if (IsTable(name) && table_storage_ != TableStorage::kFp32) {
+    auto own = table_storage_by_name_.find(name);
+    const TableStorage storage = own != table_storage_by_name_.end() ? own->second : table_storage_;
+    if (IsTable(name) && storage != TableStorage::kFp32) {
       // A quantized table is packed from the FP32 table the checkpoint holds.
       if (value.dim() != 2 || value.size(0) != target.size(0)) {
         Fail("{}: tensor {} has shape {}, expected [{}, dim]", source, name,
              c10::str(value.sizes()), target.size(0));
       }
-      at::Tensor packed = PackTable(value, table_storage_);
+      at::Tensor packed = PackTable(value, storage);
       if (packed.sizes() != target.sizes()) {
         Fail("{}: tensor {} has shape {} which does not fit the model's table", source, name,
              c10::str(value.sizes()));

@@ -30,9 +30,19 @@ using TensorMap = std::unordered_map<std::string, at::Tensor>;
 inline constexpr char kStatePrefix[] = "model.";
 
 struct ModelBuildOptions {
-  // FP32 for training; quantized forms for export (QUANT_EMB).
+  // Pooled tables: FP32 for training; other forms for export (QUANT_EMB).
   TableStorage table_storage = TableStorage::kFp32;
+  // Sequence-group tables (QUANT_EC_EMB).
+  TableStorage sequence_table_storage = TableStorage::kFp32;
+  // The model reads looked-up embeddings instead of ids and has no tables
+  // (the distributed-embedding export's dense graph); see embedding_group.h
+  // for the inputs ("<feature>__ebc", "<feature>__ec" + "<feature>__lengths").
+  bool embedded_inputs = false;
 };
+
+// The embedding-group options `options` implies (wide settings are the
+// builder's to add).
+EmbeddingGroupOptions GroupOptions(const ModelBuildOptions& options);
 
 // One prediction head: which outputs it writes, the label it learns and how it
 // is scored. Rank models have one task with an empty suffix; multi-task models
@@ -76,8 +86,15 @@ class Model {
 
   // Copies `state` into the model. Every tensor of the model must be present
   // with its shape (an error names the tensor and `source`); extra entries are
-  // ignored. FP32 tables load into quantized tables by packing them.
+  // ignored. FP32 tables load into FP16/quantized tables by packing them.
   void LoadStateDict(const TensorMap& state, const std::string& source);
+
+  // Storage of the table `name` (state-dict name) when it differs from the
+  // model's table_storage (sequence tables under QUANT_EC_EMB).
+  void SetTableStorage(const std::string& name, TableStorage storage);
+  // Applies layout.table_storage to the tables under `prefix` ("model." +
+  // the group module's path + ".").
+  void SetTableStorages(const EmbeddingGroupLayout& layout, const std::string& prefix);
 
   // Saves the root module as TorchScript (scripted_model.pt).
   void SaveScripted(const std::string& path) const;
@@ -91,6 +108,7 @@ class Model {
   std::vector<std::string> output_names_;
   std::vector<std::string> table_names_;  // state-dict names of table weights
   TableStorage table_storage_;
+  std::map<std::string, TableStorage> table_storage_by_name_;
 };
 
 // What a model builder sees.

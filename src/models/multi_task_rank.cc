@@ -173,8 +173,10 @@ std::unique_ptr<Model> MakeMultiTaskModel(const std::string& type, torch::jit::M
   for (const std::string& path : layout.table_weight_paths) {
     tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
   }
-  return std::make_unique<Model>(type, std::move(root), std::move(tasks), std::move(output_names),
-                                 std::move(tables), table_storage);
+  auto model = std::make_unique<Model>(type, std::move(root), std::move(tasks),
+                                       std::move(output_names), std::move(tables), table_storage);
+  model->SetTableStorages(layout, std::string(kStatePrefix) + "embedding_group.");
+  return model;
 }
 
 }  // namespace tzrec::models

@@ -18,8 +18,7 @@ std::unique_ptr<Model> BuildPLE(const ModelContext& context) {
     FailConfig("model_config.ple.extraction_networks: PLE needs at least one extraction network");
   }
 
-  EmbeddingGroupOptions group_options;
-  group_options.storage = context.options.table_storage;
+  EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup group =
       BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
   const std::string group_name = FirstFeatureGroup(context.config, "ple");

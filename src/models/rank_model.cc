@@ -100,7 +100,9 @@ std::unique_ptr<Model> FinishRankModel(const std::string& type, torch::jit::Modu
   for (const std::string& path : layout.table_weight_paths) {
     tables.push_back(std::string(kStatePrefix) + "embedding_group." + path);
   }
-  return std::make_unique<Model>(type, root, std::vector<Task>{task}, outputs, tables, storage);
+  auto model = std::make_unique<Model>(type, root, std::vector<Task>{task}, outputs, tables, storage);
+  model->SetTableStorages(layout, std::string(kStatePrefix) + "embedding_group.");
+  return model;
 }
 
 }  // namespace tzrec::models

@@ -22,6 +22,29 @@ at::Tensor Reduce(const at::Tensor& per_row, const at::Tensor& sample_weight) {
 
 }  // namespace
 
+at::Tensor JrcLossPerRow(const at::Tensor& logits, const at::Tensor& labels,
+                         const at::Tensor& session_ids, double alpha) {
+  at::Tensor y = labels.to(at::kLong).view(-1);
+  const int64_t batch = y.size(0);
+  at::Tensor ce = at::cross_entropy_loss(logits, y, {}, at::Reduction::None);
+  at::Tensor yf = y.to(logits.scalar_type());
+  at::Tensor ids = session_ids.view(-1);
+  at::Tensor other_session = 1 - (ids.unsqueeze(1) == ids.unsqueeze(0)).to(logits.scalar_type());
+  at::Tensor off_diagonal = 1 - at::eye(batch, logits.options());
+  // Row i of each matrix is the competition of sample i: every sample's logit
+  // of i's class, with samples of other sessions and the other samples of i's
+  // own class pushed to -1e9. Sample i's loss is -log softmax at column i.
+  auto compete = [&](const at::Tensor& column_logits, const at::Tensor& same_class) {
+    at::Tensor penalty = (other_session + off_diagonal * same_class.unsqueeze(0)) * -1e9;
+    at::Tensor rows = column_logits.unsqueeze(0).expand({batch, batch}) + penalty;
+    return -at::log_softmax(rows, 1).diagonal();
+  };
+  at::Tensor positive = compete(logits.select(1, 1), yf);
+  at::Tensor negative = compete(logits.select(1, 0), 1 - yf);
+  at::Tensor session = at::where(y == 1, positive, negative);
+  return alpha * ce + (1 - alpha) * session;
+}
+
 std::string LossName(const protos::LossConfig& loss, const std::string& suffix) {
   const auto* field = loss.GetDescriptor()->FindFieldByNumber(loss.loss_case());
   return (field ? field->name() : std::string("loss")) + suffix;
@@ -29,7 +52,8 @@ std::string LossName(const protos::LossConfig& loss, const std::string& suffix) 
 
 at::Tensor ComputeLoss(const protos::LossConfig& loss, const models::Task& task,
                        const c10::Dict<std::string, at::Tensor>& predictions,
-                       const at::Tensor& label, const at::Tensor& sample_weight) {
+                       const at::Tensor& label, const at::Tensor& sample_weight,
+                       const at::Tensor& session_ids) {
   const std::string& s = task.suffix;
   switch (loss.loss_case()) {
     case protos::LossConfig::kBinaryCrossEntropy: {
@@ -56,6 +80,15 @@ at::Tensor ComputeLoss(const protos::LossConfig& loss, const models::Task& task,
       at::Tensor per_row = at::cross_entropy_loss(logits, label.to(at::kLong), {}, at::Reduction::None,
                                                   -100, loss.softmax_cross_entropy().label_smoothing());
       return Reduce(per_row, sample_weight);
+    }
+    case protos::LossConfig::kJrcLoss: {
+      at::Tensor logits = Prediction(predictions, "logits" + s);
+      if (logits.dim() != 2 || logits.size(1) != 2) {
+        Fail("jrc_loss needs logits{} of shape [B, 2], got {}", s, c10::str(logits.sizes()));
+      }
+      if (!session_ids.defined()) Fail("jrc_loss{} needs the session ids of the batch", s);
+      return Reduce(JrcLossPerRow(logits, label, session_ids, loss.jrc_loss().alpha()),
+                    sample_weight);
     }
     case protos::LossConfig::kL2Loss: {
       at::Tensor y = Prediction(predictions, "y" + s);

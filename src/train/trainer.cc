@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "train/loss.h"
+#include "train/metrics.h"
 
 namespace tzrec::train {
 
@@ -38,8 +39,12 @@ std::map<std::string, at::Tensor> Trainer::Losses(
     if (label == batch.end()) Fail("label '{}' is missing from the batch", task.label_name);
     const TaskLossWeight task_weight = loss_weights_.For(task, batch, weight);
     for (const protos::LossConfig& loss : task.losses) {
-      losses[LossName(loss, task.suffix)] =
-          task_weight.Apply(ComputeLoss(loss, task, predictions, label->second, task_weight.per_row));
+      at::Tensor session_ids;
+      if (loss.has_jrc_loss()) {
+        session_ids = FirstIdPerRow(batch, loss.jrc_loss().session_name(), "jrc_loss.session_name");
+      }
+      losses[LossName(loss, task.suffix)] = task_weight.Apply(
+          ComputeLoss(loss, task, predictions, label->second, task_weight.per_row, session_ids));
     }
   }
   return losses;

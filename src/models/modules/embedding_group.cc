@@ -1,5 +1,6 @@
 #include "models/modules/embedding_group.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -49,6 +50,13 @@ const char* kTableForward[] = {
     // kFp32: sparse gradients, so the sparse optimizer only touches looked-up rows.
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
     "    return torch.embedding_bag(self.weight, values, offsets, False, 0, True, weights, False)[0]\n",
+    // kFp16: gather the half rows, widen them, then pool in float (summing in
+    // half would lose precision; widening the whole table per call would cost
+    // its size in time).
+    "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
+    "    rows = torch.embedding(self.weight, values, -1, False, False).float()\n"
+    "    ids = torch.arange(values.size(0))\n"
+    "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
     "    return quantized.embedding_bag_byte_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
     "                                                        False, weights, None, False)\n",
@@ -65,6 +73,7 @@ const char* kTableForward[] = {
 const char* TableStorageName(TableStorage storage) {
   switch (storage) {
     case TableStorage::kFp32: return "FP32";
+    case TableStorage::kFp16: return "FP16";
     case TableStorage::kInt8: return "INT8";
     case TableStorage::kInt4: return "INT4";
     case TableStorage::kInt2: return "INT2";
@@ -75,6 +84,11 @@ const char* TableStorageName(TableStorage storage) {
 const std::vector<int64_t>& EmbeddingGroupLayout::dims(const std::string& group,
                                                         const std::string& model) const {
   auto it = group_dims.find(group);
+  if (it == group_dims.end() && is_sequence_group(group)) {
+    FailConfig("model_config.{}: feature group '{}' is a SEQUENCE group, which this model cannot "
+               "read as a whole (its parts are '{}.query' and '{}.sequence')",
+               model, group, group, group);
+  }
   if (it == group_dims.end()) FailConfig("model_config.{} needs a feature group named '{}'", model, group);
   return it->second;
 }
@@ -109,6 +123,8 @@ at::Tensor PackTable(const at::Tensor& weight, TableStorage storage) {
   switch (storage) {
     case TableStorage::kFp32:
       return w.clone();
+    case TableStorage::kFp16:
+      return w.to(at::kHalf);
     case TableStorage::kInt8: {
       static auto op = dispatcher.findSchemaOrThrow("quantized::embedding_bag_byte_prepack", "")
                            .typed<at::Tensor(const at::Tensor&)>();
@@ -142,130 +158,469 @@ torch::jit::Module BuildTable(const at::Tensor& weight, TableStorage storage) {
   return table;
 }
 
+bool EmbeddingGroupLayout::is_sequence_group(const std::string& name) const {
+  return std::find(sequence_groups.begin(), sequence_groups.end(), name) != sequence_groups.end();
+}
+
+namespace {
+
+// Helpers of the group module, defined before forward.
+const char kGroupHelpers[] =
+    // Longest sequence of the batch (0 for an empty batch).
+    "def max_length(self, lengths: Tensor) -> int:\n"
+    "    if lengths.size(0) == 0:\n"
+    "        return 0\n"
+    "    return int(torch.max(lengths))\n"
+    // Jagged rows [N, dim] with `lengths` rows per sample -> [B, max_len, dim],
+    // zeros after each sample's rows (torchrec's to_padded_dense).
+    "def to_padded(self, values: Tensor, lengths: Tensor, max_len: int) -> Tensor:\n"
+    "    batch = lengths.size(0)\n"
+    "    rows = torch.repeat_interleave(torch.arange(batch), lengths)\n"
+    "    offsets = torch.cumsum(lengths, 0) - lengths\n"
+    "    cols = torch.arange(values.size(0)) - torch.index_select(offsets, 0, rows)\n"
+    "    flat = values.new_zeros([batch * max_len, values.size(1)])\n"
+    "    flat = torch.index_copy(flat, 0, rows * max_len + cols, values)\n"
+    "    return flat.view([batch, max_len, values.size(1)])\n"
+    // Jagged rows pooled per sample (sum, or mean when `mean`).
+    "def pool_jagged(self, values: Tensor, lengths: Tensor, mean: bool) -> Tensor:\n"
+    "    offsets = torch.cumsum(lengths, 0) - lengths\n"
+    "    ids = torch.arange(values.size(0))\n"
+    "    pooled = torch.embedding_bag(values, ids, offsets, False, 0, False, None, False)[0]\n"
+    "    if mean:\n"
+    "        pooled = pooled / torch.clamp(lengths, 1).unsqueeze(1).to(pooled.dtype)\n"
+    "    return pooled\n";
+
+// Builds the group module's forward source and its tables.
+class GroupSourceBuilder {
+ public:
+  GroupSourceBuilder(const std::vector<const Feature*>& features,
+                     const google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig>& groups,
+                     const EmbeddingGroupOptions& options)
+      : groups_(groups), options_(options) {
+    for (const Feature* f : features) by_name_[f->name()] = f;
+  }
+
+  EmbeddingGroup Build() {
+    CheckGroups();
+    CountTables();
+    for (int g = 0; g < groups_.size(); ++g) {
+      const protos::FeatureGroupConfig& group = groups_.Get(g);
+      if (IsSequenceType(group)) {
+        AddSequenceGroup(g, group);
+      } else {
+        AddPooledGroup(g, group);
+      }
+    }
+    return Finish();
+  }
+
+ private:
+  static bool IsSequenceType(const protos::FeatureGroupConfig& group) {
+    return group.group_type() == protos::SEQUENCE;
+  }
+
+  std::string Where(int g) const {
+    return fmt::format("model_config.feature_groups[{}] ('{}')", g, groups_.Get(g).group_name());
+  }
+
+  const Feature& FeatureOf(int g, const std::string& name) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) FailConfig("{}: unknown feature '{}'", Where(g), name);
+    const Feature& feature = *it->second;
+    if (feature.data_group() != kBaseDataGroup) {
+      FailConfig("{}: feature '{}' is in data group {}; only {} is supported yet", Where(g), name,
+                 feature.data_group(), kBaseDataGroup);
+    }
+    if (feature.is_dense() && !feature.dense_embedding_type().empty()) {
+      FailConfig("{}: dense feature '{}' uses a {} dense embedding, not supported yet", Where(g),
+                 name, feature.dense_embedding_type());
+    }
+    return feature;
+  }
+
+  void CheckGroups() const {
+    std::set<std::string> names;
+    for (int g = 0; g < groups_.size(); ++g) {
+      const protos::FeatureGroupConfig& group = groups_.Get(g);
+      const auto type = group.group_type();
+      if (type != protos::DEEP && type != protos::WIDE && type != protos::SEQUENCE) {
+        FailConfig("{}: group_type {} is not supported by tzrec's model builder yet", Where(g),
+                   protos::FeatureGroupType_Name(type));
+      }
+      if (group.sequence_groups_size() > 0 || group.sequence_encoders_size() > 0) {
+        FailConfig("{}: sequence_groups/sequence_encoders are not supported by tzrec's model "
+                   "builder yet (use a SEQUENCE group with a DIN tower)",
+                   Where(g));
+      }
+      if (!names.insert(group.group_name()).second) FailConfig("{}: duplicate group_name", Where(g));
+      if (group.feature_names_size() == 0) FailConfig("{}: has no feature_names", Where(g));
+    }
+  }
+
+  // The table a sparse feature reads in a group (pooled: WIDE renaming and
+  // init; sequence groups: pooling does not matter for sharing).
+  EmbeddingTable TableOf(const Feature& feature, const protos::FeatureGroupConfig& group) const {
+    EmbeddingTable table = GroupEmbeddingTable(feature, group, options_.wide_embedding_dim);
+    if (group.group_type() == protos::WIDE && !options_.wide_init_fn.empty()) {
+      table.init_fn = options_.wide_init_fn;
+    }
+    if (IsSequenceType(group)) table.pooling = Pooling::kSum;
+    return table;
+  }
+
+  // Features reading more than one table of a kind get "<feature>@<table>"
+  // input keys, as torchrec names such outputs.
+  void CountTables() {
+    for (int g = 0; g < groups_.size(); ++g) {
+      const protos::FeatureGroupConfig& group = groups_.Get(g);
+      auto& tables = IsSequenceType(group) ? ec_tables_of_ : pooled_tables_of_;
+      for (const std::string& name : group.feature_names()) {
+        const Feature& feature = FeatureOf(g, name);
+        if (feature.is_sparse()) tables[name].insert(TableOf(feature, group).name);
+      }
+    }
+  }
+
+  std::string InputKey(const Feature& feature, const std::string& table, bool jagged) const {
+    const auto& tables = jagged ? ec_tables_of_ : pooled_tables_of_;
+    auto it = tables.find(feature.name());
+    const bool shared = it != tables.end() && it->second.size() > 1;
+    return shared ? feature.name() + "@" + table : feature.name();
+  }
+
+  std::string NewVar(const char* prefix) { return fmt::format("{}{}", prefix, next_var_++); }
+
+  // `lengths` -> offsets of its bags, as a new variable.
+  std::string Offsets(const std::string& lengths) {
+    std::string var = NewVar("o");
+    lookups_ += fmt::format("    {0} = {1}\n    {0} = torch.cumsum({0}, 0) - {0}\n", var, lengths);
+    return var;
+  }
+
+  static std::string Data(const std::string& key) { return fmt::format("data[{}]", PyStr(key)); }
+
+  // --- DEEP / WIDE --------------------------------------------------------------
+  void AddPooledGroup(int g, const protos::FeatureGroupConfig& group) {
+    std::vector<int64_t> dims;
+    std::vector<std::string> parts;
+    for (const std::string& name : group.feature_names()) {
+      const Feature& feature = FeatureOf(g, name);
+      if (feature.is_sequence()) {
+        FailConfig("{}: sequence feature '{}' belongs in a SEQUENCE group", Where(g), name);
+      }
+      if (feature.is_dense()) {
+        if (group.group_type() == protos::WIDE) {
+          FailConfig("{}: dense feature '{}' cannot be in a WIDE group", Where(g), name);
+        }
+        parts.push_back(Data(feature.values_key()));
+        dims.push_back(feature.output_dim());
+        continue;
+      }
+      const EmbeddingTable table = TableOf(feature, group);
+      AddSharedTable(pooled_tables_, table, feature.name());
+      parts.push_back(PooledLookup(feature, table));
+      dims.push_back(table.embedding_dim);
+    }
+    outputs_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()),
+                            Join(parts));
+    SetDims(group.group_name(), dims);
+  }
+
+  std::string PooledLookup(const Feature& feature, const EmbeddingTable& table) {
+    auto key = std::make_pair(feature.name(), table.name);
+    auto found = pooled_vars_.find(key);
+    if (found != pooled_vars_.end()) return found->second;
+    const std::string var = NewVar("e");
+    pooled_vars_[key] = var;
+    EmbeddedInput input;
+    const std::string input_key = InputKey(feature, table.name, /*jagged=*/false);
+    input.key = input_key + "__ebc";
+    input.feature = feature.name();
+    input.table = table.name;
+    input.table_path = "emb_impls.__BASE__.ebc.embedding_bags." + table.name + ".weight";
+    input.dim = table.embedding_dim;
+    input.pooling = table.pooling;
+    layout_.embedded_inputs.push_back(input);
+    if (options_.embedded_inputs) {
+      lookups_ += fmt::format("    {} = {}\n", var, Data(input.key));
+      return var;
+    }
+    const std::string lengths = Data(feature.lengths_key());
+    const std::string offsets = Offsets(lengths);
+    const std::string weights =
+        feature.is_weighted() ? Data(feature.weights_key()) : std::string("None");
+    lookups_ += fmt::format("    {} = getattr(bags, {}).forward({}, {}, {})\n", var,
+                            PyStr(table.name), Data(feature.values_key()), offsets, weights);
+    if (table.pooling == Pooling::kMean) {
+      lookups_ += fmt::format("    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n",
+                              var, lengths);
+    }
+    return var;
+  }
+
+  // --- SEQUENCE -----------------------------------------------------------------
+  struct Jagged {
+    std::string values;   // variable: rows [N, dim]
+    std::string lengths;  // expression: rows per sample [B]
+  };
+
+  // The EmbeddingCollection table path of `table` (grouped by dim, as upstream).
+  std::string EcPath(const EmbeddingTable& table) const {
+    return fmt::format("seq_emb_impls.__BASE__.ec_dict.{}.embeddings.{}.weight",
+                       table.embedding_dim, table.name);
+  }
+
+  std::string EcTable(const EmbeddingTable& table) const {
+    return fmt::format("getattr(getattr(ecs, \"{}\").embeddings, {})", table.embedding_dim,
+                       PyStr(table.name));
+  }
+
+  // Registers the embedded input of a sparse sequence-group feature.
+  EmbeddedInput& AddEcInput(const Feature& feature, const EmbeddingTable& table) {
+    EmbeddedInput input;
+    const std::string key = InputKey(feature, table.name, /*jagged=*/true);
+    input.key = key + "__ec";
+    input.lengths_key = key + "__lengths";
+    input.feature = feature.name();
+    input.table = table.name;
+    input.table_path = EcPath(table);
+    input.dim = table.embedding_dim;
+    input.jagged = true;
+    input.pooling = feature.pooling();
+    layout_.embedded_inputs.push_back(input);
+    return layout_.embedded_inputs.back();
+  }
+
+  void AddEcTable(const Feature& feature, const EmbeddingTable& table) {
+    const size_t before = ec_tables_.size();
+    AddSharedTable(ec_tables_, table, feature.name());
+    if (ec_tables_.size() != before) {
+      auto& by_dim = ec_dims_[table.embedding_dim];
+      if (by_dim.empty()) ec_dim_order_.push_back(table.embedding_dim);
+      by_dim.push_back(table);
+    }
+  }
+
+  // A query feature of a sequence group, pooled per sample.
+  std::string QueryLookup(const Feature& feature, const EmbeddingTable& table) {
+    auto key = std::make_pair(feature.name(), table.name);
+    auto found = query_vars_.find(key);
+    if (found != query_vars_.end()) return found->second;
+    AddEcTable(feature, table);
+    const EmbeddedInput& input = AddEcInput(feature, table);
+    const std::string var = NewVar("q");
+    query_vars_[key] = var;
+    const bool mean = feature.pooling() == Pooling::kMean;
+    if (options_.embedded_inputs) {
+      lookups_ += fmt::format("    {} = self.pool_jagged({}, {}, {})\n", var, Data(input.key),
+                              Data(input.lengths_key), mean ? "True" : "False");
+      return var;
+    }
+    const std::string lengths = Data(feature.lengths_key());
+    lookups_ += fmt::format("    {} = {}.forward({}, {}, None)\n", var, EcTable(table),
+                            Data(feature.values_key()), Offsets(lengths));
+    if (mean) {
+      lookups_ += fmt::format("    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n",
+                              var, lengths);
+    }
+    return var;
+  }
+
+  // A sparse sequence feature: one row per element.
+  Jagged SequenceLookup(const Feature& feature, const EmbeddingTable& table) {
+    auto key = std::make_pair(feature.name(), table.name);
+    auto found = sequence_vars_.find(key);
+    if (found != sequence_vars_.end()) return found->second;
+    AddEcTable(feature, table);
+    const EmbeddedInput& input = AddEcInput(feature, table);
+    Jagged jagged{NewVar("s"), ""};
+    if (options_.embedded_inputs) {
+      lookups_ += fmt::format("    {} = {}\n", jagged.values, Data(input.key));
+      jagged.lengths = Data(input.lengths_key);
+    } else {
+      const std::string ids = Data(feature.values_key());
+      std::string offsets;
+      if (feature.value_dim() == 1) {
+        // One id per element: every id is its own bag.
+        offsets = NewVar("o");
+        lookups_ += fmt::format("    {} = torch.arange({}.size(0))\n", offsets, ids);
+      } else {
+        offsets = Offsets(Data(feature.name() + ".key_lengths"));
+      }
+      lookups_ += fmt::format("    {} = {}.forward({}, {}, None)\n", jagged.values,
+                              EcTable(table), ids, offsets);
+      if (feature.value_dim() != 1 && feature.pooling() == Pooling::kMean) {
+        lookups_ += fmt::format(
+            "    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n", jagged.values,
+            Data(feature.name() + ".key_lengths"));
+      }
+      jagged.lengths = Data(feature.lengths_key());
+    }
+    sequence_vars_[key] = jagged;
+    return jagged;
+  }
+
+  void AddSequenceGroup(int g, const protos::FeatureGroupConfig& group) {
+    const std::string& name = group.group_name();
+    std::vector<int64_t> query_dims, sequence_dims;
+    std::vector<std::string> query_parts;
+    std::vector<Jagged> sequences;
+    for (const std::string& feature_name : group.feature_names()) {
+      const Feature& feature = FeatureOf(g, feature_name);
+      if (!feature.is_sequence()) {
+        if (feature.is_dense()) {
+          query_parts.push_back(Data(feature.values_key()));
+          query_dims.push_back(feature.output_dim());
+        } else {
+          const EmbeddingTable table = TableOf(feature, group);
+          query_parts.push_back(QueryLookup(feature, table));
+          query_dims.push_back(table.embedding_dim);
+        }
+        continue;
+      }
+      if (feature.is_dense()) {
+        const std::string var = NewVar("s");
+        lookups_ += fmt::format("    {} = {}\n", var, Data(feature.values_key()));
+        sequences.push_back({var, Data(feature.lengths_key())});
+        sequence_dims.push_back(feature.output_dim());
+      } else {
+        const EmbeddingTable table = TableOf(feature, group);
+        sequences.push_back(SequenceLookup(feature, table));
+        sequence_dims.push_back(table.embedding_dim);
+      }
+    }
+    if (!query_parts.empty()) {
+      outputs_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(name + ".query"),
+                              Join(query_parts));
+    }
+    if (!sequences.empty()) {
+      // The group's lengths and padded length come from its first sequence
+      // feature; its members share one sequence, so they agree.
+      const std::string lengths = NewVar("sl");
+      const std::string max_len = NewVar("sm");
+      outputs_ += fmt::format("    {} = {}\n", lengths, sequences[0].lengths);
+      outputs_ += fmt::format("    {} = self.max_length({})\n", max_len, lengths);
+      std::vector<std::string> padded;
+      for (const Jagged& s : sequences) {
+        padded.push_back(fmt::format("self.to_padded({}, {}, {})", s.values, s.lengths, max_len));
+      }
+      outputs_ += fmt::format("    out[{}] = torch.cat([{}], -1)\n", PyStr(name + ".sequence"),
+                              Join(padded));
+      outputs_ += fmt::format("    out[{}] = {}\n", PyStr(name + ".sequence_length"), lengths);
+    }
+    SetDims(name + ".query", query_dims);
+    SetDims(name + ".sequence", sequence_dims);
+    layout_.sequence_groups.push_back(name);
+  }
+
+  // --- assembly -----------------------------------------------------------------
+  static std::string Join(const std::vector<std::string>& parts) {
+    std::string joined;
+    for (const auto& p : parts) joined += (joined.empty() ? "" : ", ") + p;
+    return joined;
+  }
+
+  void SetDims(const std::string& name, const std::vector<int64_t>& dims) {
+    int64_t total = 0;
+    for (int64_t d : dims) total += d;
+    layout_.group_dims[name] = dims;
+    layout_.group_total_dim[name] = total;
+  }
+
+  torch::jit::Module NewTable(const EmbeddingTable& spec, TableStorage storage,
+                              const std::string& path) {
+    torch::jit::Module table = BuildTable(InitTable(spec), storage);
+    if (!spec.trainable && storage == TableStorage::kFp32) {
+      // trainable: false freezes the table: no gradient, so no optimizer update.
+      table.attr("weight").toTensor().set_requires_grad(false);
+    }
+    layout_.table_weight_paths.push_back(path);
+    layout_.table_storage[path] = storage;
+    return table;
+  }
+
+  EmbeddingGroup Finish() {
+    const bool with_tables = !options_.embedded_inputs;
+    torch::jit::Module bags = NewModule("ModuleDict");
+    if (with_tables) {
+      for (const SharedEmbeddingTable& t : pooled_tables_) {
+        const std::string path = "emb_impls.__BASE__.ebc.embedding_bags." + t.table.name + ".weight";
+        AddChild(bags, t.table.name, NewTable(t.table, options_.storage, path));
+      }
+    }
+    torch::jit::Module ebc = NewModule("EmbeddingBagCollection");
+    AddChild(ebc, "embedding_bags", bags);
+    torch::jit::Module impl = NewModule("EmbeddingGroupImpl");
+    AddChild(impl, "ebc", ebc);
+    torch::jit::Module impls = NewModule("ModuleDict");
+    AddChild(impls, kBaseDataGroup, impl);
+    EmbeddingGroup result;
+    result.module = NewModule("EmbeddingGroup");
+    AddChild(result.module, "emb_impls", impls);
+
+    const bool has_ec = with_tables && !ec_tables_.empty();
+    if (!layout_.sequence_groups.empty()) {
+      torch::jit::Module ec_dict = NewModule("ModuleDict");
+      if (has_ec) {
+        for (uint32_t dim : ec_dim_order_) {
+          torch::jit::Module embeddings = NewModule("ModuleDict");
+          for (const EmbeddingTable& spec : ec_dims_[dim]) {
+            AddChild(embeddings, spec.name,
+                     NewTable(spec, options_.sequence_storage, EcPath(spec)));
+          }
+          torch::jit::Module ec = NewModule("EmbeddingCollection");
+          AddChild(ec, "embeddings", embeddings);
+          AddChild(ec_dict, std::to_string(dim), ec);
+        }
+      }
+      torch::jit::Module seq_impl = NewModule("SequenceEmbeddingGroupImpl");
+      AddChild(seq_impl, "ec_dict", ec_dict);
+      torch::jit::Module seq_impls = NewModule("ModuleDict");
+      AddChild(seq_impls, kBaseDataGroup, seq_impl);
+      AddChild(result.module, "seq_emb_impls", seq_impls);
+    }
+
+    std::string source = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
+    if (with_tables && !pooled_tables_.empty()) {
+      source += fmt::format("    bags = getattr(self.emb_impls, {}).ebc.embedding_bags\n",
+                            PyStr(kBaseDataGroup));
+    }
+    if (has_ec) {
+      source += fmt::format("    ecs = getattr(self.seq_emb_impls, {}).ec_dict\n",
+                            PyStr(kBaseDataGroup));
+    }
+    source += lookups_;
+    source += "    out: Dict[str, Tensor] = {}\n";
+    source += outputs_ + "    return out\n";
+    DefineMethods(result.module, kGroupHelpers);
+    DefineMethods(result.module, source);
+    result.layout = std::move(layout_);
+    return result;
+  }
+
+  const google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig>& groups_;
+  const EmbeddingGroupOptions& options_;
+  std::map<std::string, const Feature*> by_name_;
+  std::map<std::string, std::set<std::string>> pooled_tables_of_, ec_tables_of_;
+
+  EmbeddingGroupLayout layout_;
+  std::vector<SharedEmbeddingTable> pooled_tables_;
+  std::vector<SharedEmbeddingTable> ec_tables_;
+  std::map<uint32_t, std::vector<EmbeddingTable>> ec_dims_;
+  std::vector<uint32_t> ec_dim_order_;
+  std::map<std::pair<std::string, std::string>, std::string> pooled_vars_, query_vars_;
+  std::map<std::pair<std::string, std::string>, Jagged> sequence_vars_;
+  std::string lookups_, outputs_;
+  int next_var_ = 0;
+};
+
+}  // namespace
+
 EmbeddingGroup BuildEmbeddingGroup(
     const std::vector<const Feature*>& features,
     const google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig>& groups,
     const EmbeddingGroupOptions& options) {
-  std::map<std::string, const Feature*> by_name;
-  for (const Feature* f : features) by_name[f->name()] = f;
-
-  EmbeddingGroup result;
-  std::vector<SharedEmbeddingTable> tables;
-  // One lookup per (feature, table): a feature in two groups with the same
-  // table is looked up once.
-  std::map<std::pair<std::string, std::string>, std::string> lookup_vars;
-  std::string lookups;
-  std::string outputs = "    out: Dict[str, Tensor] = {}\n";
-  std::set<std::string> offsets_done;
-
-  for (int g = 0; g < groups.size(); ++g) {
-    const protos::FeatureGroupConfig& group = groups.Get(g);
-    const std::string where = fmt::format("model_config.feature_groups[{}] ('{}')", g, group.group_name());
-    if (group.group_type() != protos::DEEP && group.group_type() != protos::WIDE) {
-      FailConfig("{}: group_type {} is not supported by tzrec's model builder yet", where,
-                 protos::FeatureGroupType_Name(group.group_type()));
-    }
-    if (group.sequence_groups_size() > 0 || group.sequence_encoders_size() > 0) {
-      FailConfig("{}: sequence_groups/sequence_encoders are not supported by tzrec's model "
-                 "builder yet", where);
-    }
-    if (result.layout.has_group(group.group_name())) {
-      FailConfig("{}: duplicate group_name", where);
-    }
-    if (group.feature_names_size() == 0) FailConfig("{}: has no feature_names", where);
-    std::vector<int64_t> dims;
-    std::vector<std::string> parts;
-    for (const std::string& name : group.feature_names()) {
-      auto it = by_name.find(name);
-      if (it == by_name.end()) FailConfig("{}: unknown feature '{}'", where, name);
-      const Feature& feature = *it->second;
-      if (feature.data_group() != kBaseDataGroup) {
-        FailConfig("{}: feature '{}' is in data group {}; only {} is supported yet", where, name,
-                   feature.data_group(), kBaseDataGroup);
-      }
-      if (feature.is_sequence()) {
-        FailConfig("{}: sequence feature '{}' needs a sequence group, not supported yet", where, name);
-      }
-      if (feature.is_dense()) {
-        if (group.group_type() == protos::WIDE) {
-          FailConfig("{}: dense feature '{}' cannot be in a WIDE group", where, name);
-        }
-        if (!feature.dense_embedding_type().empty()) {
-          FailConfig("{}: dense feature '{}' uses a {} dense embedding, not supported yet", where,
-                     name, feature.dense_embedding_type());
-        }
-        parts.push_back(fmt::format("data[{}]", PyStr(feature.values_key())));
-        dims.push_back(feature.output_dim());
-        continue;
-      }
-      EmbeddingTable table = GroupEmbeddingTable(feature, group, options.wide_embedding_dim);
-      if (group.group_type() == protos::WIDE && !options.wide_init_fn.empty()) {
-        table.init_fn = options.wide_init_fn;
-      }
-      AddSharedTable(tables, table, feature.name());
-      auto key = std::make_pair(feature.name(), table.name);
-      auto found = lookup_vars.find(key);
-      std::string var;
-      if (found != lookup_vars.end()) {
-        var = found->second;
-      } else {
-        var = fmt::format("e{}", lookup_vars.size());
-        lookup_vars[key] = var;
-        const std::string offsets = fmt::format("o_{}", offsets_done.size());
-        std::string lengths = fmt::format("data[{}]", PyStr(feature.lengths_key()));
-        // Offsets are recomputed per lookup; TorchScript CSE is not needed for
-        // the handful of features a group has.
-        lookups += fmt::format("    {0} = {1}\n    {0} = torch.cumsum({0}, 0) - {0}\n", offsets, lengths);
-        offsets_done.insert(offsets);
-        std::string weights = feature.is_weighted()
-                                  ? fmt::format("data[{}]", PyStr(feature.weights_key()))
-                                  : std::string("None");
-        lookups += fmt::format("    {} = getattr(bags, {}).forward(data[{}], {}, {})\n", var,
-                               PyStr(table.name), PyStr(feature.values_key()), offsets, weights);
-        if (table.pooling == Pooling::kMean) {
-          lookups += fmt::format(
-              "    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n", var, lengths);
-        }
-      }
-      parts.push_back(var);
-      dims.push_back(table.embedding_dim);
-    }
-    std::string joined;
-    for (const auto& p : parts) joined += (joined.empty() ? "" : ", ") + p;
-    outputs += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()), joined);
-    int64_t total = 0;
-    for (int64_t d : dims) total += d;
-    result.layout.group_dims[group.group_name()] = dims;
-    result.layout.group_total_dim[group.group_name()] = total;
-  }
-
-  torch::jit::Module bags = NewModule("ModuleDict");
-  for (const SharedEmbeddingTable& t : tables) {
-    torch::jit::Module table = BuildTable(InitTable(t.table), options.storage);
-    if (!t.table.trainable && options.storage == TableStorage::kFp32) {
-      // trainable: false freezes the table: no gradient, so no optimizer update.
-      table.attr("weight").toTensor().set_requires_grad(false);
-    }
-    AddChild(bags, t.table.name, table);
-    result.layout.table_weight_paths.push_back("emb_impls.__BASE__.ebc.embedding_bags." +
-                                               t.table.name + ".weight");
-  }
-  torch::jit::Module ebc = NewModule("EmbeddingBagCollection");
-  AddChild(ebc, "embedding_bags", bags);
-  torch::jit::Module impl = NewModule("EmbeddingGroupImpl");
-  AddChild(impl, "ebc", ebc);
-  torch::jit::Module impls = NewModule("ModuleDict");
-  AddChild(impls, kBaseDataGroup, impl);
-  result.module = NewModule("EmbeddingGroup");
-  AddChild(result.module, "emb_impls", impls);
-  std::string source = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
-  if (!tables.empty()) {
-    source += fmt::format("    bags = getattr(self.emb_impls, {}).ebc.embedding_bags\n",
-                          PyStr(kBaseDataGroup));
-  }
-  source += lookups + outputs + "    return out\n";
-  DefineMethods(result.module, source);
-  return result;
+  return GroupSourceBuilder(features, groups, options).Build();
 }
 
 }  // namespace tzrec::models

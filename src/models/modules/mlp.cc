@@ -68,21 +68,30 @@ torch::jit::Module BuildLinear(int64_t in_features, int64_t out_features, bool b
   return m;
 }
 
-torch::jit::Module BuildBatchNorm1d(int64_t features) {
+torch::jit::Module BuildBatchNorm1d(int64_t features, bool affine) {
   torch::jit::Module m = NewModule("BatchNorm1d");
-  AddParameter(m, "weight", at::ones({features}));
-  AddParameter(m, "bias", at::zeros({features}));
+  if (affine) {
+    AddParameter(m, "weight", at::ones({features}));
+    AddParameter(m, "bias", at::zeros({features}));
+  }
   AddBuffer(m, "running_mean", at::zeros({features}));
   AddBuffer(m, "running_var", at::ones({features}));
   AddBuffer(m, "num_batches_tracked", at::zeros({}, at::kLong));
   // momentum 0.1, eps 1e-5: torch.nn.BatchNorm1d defaults. In training,
   // batch_norm updates running statistics in place.
-  DefineMethods(m,
-                "def forward(self, x: Tensor) -> Tensor:\n"
-                "    if self.training:\n"
-                "        self.num_batches_tracked.add_(1)\n"
-                "    return torch.batch_norm(x, self.weight, self.bias, self.running_mean,\n"
-                "                            self.running_var, self.training, 0.1, 1e-5, False)\n");
+  DefineMethods(m, fmt::format(
+                       "def forward(self, x: Tensor) -> Tensor:\n"
+                       "    if self.training:\n"
+                       "        self.num_batches_tracked.add_(1)\n"
+                       "    return torch.batch_norm(x, {}, self.running_mean,\n"
+                       "                            self.running_var, self.training, 0.1, 1e-5, False)\n",
+                       affine ? "self.weight, self.bias" : "None, None"));
+  return m;
+}
+
+torch::jit::Module BuildTranspose() {
+  torch::jit::Module m = NewModule("Transpose");
+  DefineMethods(m, "def forward(self, x: Tensor) -> Tensor:\n    return x.transpose(1, 2)\n");
   return m;
 }
 
@@ -105,9 +114,28 @@ torch::jit::Module BuildDropout(double ratio) {
 }
 
 torch::jit::Module BuildActivation(const std::string& spec, int64_t features,
-                                   const std::string& where) {
+                                   const std::string& where, int dim) {
   auto [name, params] = ParseActivation(spec, where);
   std::string body;
+  if (name == "Dice") {
+    // x_p = sigmoid(bn(x)); alpha * (1 - x_p) * x + x_p * x, normalised over
+    // the channel axis (moved to axis 1 for a [B, L, C] input).
+    torch::jit::Module dice = NewModule("Dice");
+    AddChild(dice, "bn", BuildBatchNorm1d(features, /*affine=*/false));
+    AddParameter(dice, "alpha", at::zeros({features}));
+    if (dim == 3) {
+      DefineMethods(dice, "def forward(self, x: Tensor) -> Tensor:\n"
+                          "    x = x.transpose(1, 2)\n"
+                          "    x_p = torch.sigmoid(self.bn.forward(x))\n"
+                          "    out = self.alpha.unsqueeze(1) * (1 - x_p) * x + x_p * x\n"
+                          "    return out.transpose(1, 2)\n");
+    } else {
+      DefineMethods(dice, "def forward(self, x: Tensor) -> Tensor:\n"
+                          "    x_p = torch.sigmoid(self.bn.forward(x))\n"
+                          "    return self.alpha * (1 - x_p) * x + x_p * x\n");
+    }
+    return dice;
+  }
   torch::jit::Module m = NewModule("Activation");
   if (name == "nn.ReLU") {
     body = "torch.relu(x)";
@@ -131,7 +159,7 @@ torch::jit::Module BuildActivation(const std::string& spec, int64_t features,
     body = "torch.prelu(x, self.weight)";
   } else {
     FailConfig("{}: activation '{}' is not supported (supported: nn.ReLU, nn.Sigmoid, nn.Tanh, "
-               "nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.PReLU, nn.Identity)",
+               "nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.PReLU, nn.Identity, Dice)",
                where, spec);
   }
   DefineMethods(m, "def forward(self, x: Tensor) -> Tensor:\n    return " + body + "\n");
@@ -164,9 +192,13 @@ torch::jit::Module BuildMlp(int64_t in_features, const MlpOptions& options,
     torch::jit::Module seq = NewModule("Sequential");
     std::vector<torch::jit::Module> parts;
     parts.push_back(BuildLinear(in, out, options.use_bn ? false : options.bias));
-    if (options.use_bn) parts.push_back(BuildBatchNorm1d(out));
+    if (options.use_bn) {
+      if (options.dim == 3) parts.push_back(BuildTranspose());
+      parts.push_back(BuildBatchNorm1d(out));
+      if (options.dim == 3) parts.push_back(BuildTranspose());
+    }
     if (options.use_ln) parts.push_back(BuildLayerNorm(out));
-    if (!options.activation.empty()) parts.push_back(BuildActivation(options.activation, out, where + ".activation"));
+    if (!options.activation.empty()) parts.push_back(BuildActivation(options.activation, out, where + ".activation", options.dim));
     if (dropout[i] > 0.0) parts.push_back(BuildDropout(dropout[i]));
     std::string body = "def forward(self, x: Tensor) -> Tensor:\n";
     for (size_t j = 0; j < parts.size(); ++j) {
