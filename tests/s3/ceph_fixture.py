@@ -45,6 +45,7 @@ class CephCluster:
         self.rgw_port = free_port()
         self.conf = os.path.join(self.root, "ceph.conf")
         self.procs = {}
+        self.logs = []
         self.started_s = None
 
     # ---- lifecycle -----------------------------------------------------------
@@ -67,6 +68,8 @@ class CephCluster:
     def stop(self):
         for name in reversed(list(self.procs)):
             self._end(name)
+        for log in self.logs:
+            log.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
@@ -200,6 +203,7 @@ rgw multipart min part size = 5242880
 
     def _spawn(self, name, args):
         log = open(self._path("log", f"{name}.stdout"), "ab")
+        self.logs.append(log)
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL)
 

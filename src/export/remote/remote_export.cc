@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "export/checkpoint_choice.h"
+#include "export/export_staging.h"
 #include "export/remote/remote_transfer.h"
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
@@ -185,7 +186,10 @@ void ExportWithRemotePaths(const exporting::ExportRequest& request,
   // Everything that can be refused without transfers comes first.
   Clients clients(env);
   std::optional<RemoteUrl> destination;
-  if (remote_export_dir) {
+  if (!remote_export_dir) {
+    if (request.export_dir.empty()) FailConfig("--export_dir is required");
+    exporting::RefuseExistingExportDir(request.export_dir);
+  } else {
     destination = ParseRemoteUrl(request.export_dir, "--export_dir");
     if (destination->key.empty()) {
       FailConfig("--export_dir {}: name a directory inside the bucket", request.export_dir);
