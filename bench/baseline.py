@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""What a user would do instead of tzrec, in plain PyTorch (Debian's
+python3-torch), for the criteo-shaped DeepFM of bench/criteo_deepfm.py.
+
+  export   read tzrec's FP32 checkpoint (torch.load), build the model,
+           optionally quantize the embedding bags (row-wise INT8, PyTorch's
+           float_qparams_weight_only_qconfig -> quantized.EmbeddingBag, i.e. the
+           embedding_bag_byte_rowwise_offsets operator), torch.jit.script and
+           torch.jit.save it.
+  infer    torch.jit.load any scripted DeepFM taking tzrec's input dict
+           ("cat_3.values", "cat_3.lengths", "int_0.values") and time it at
+           the given batch sizes: batch 1 latency percentiles, rows/s otherwise.
+  predict  CSV in, CSV out: pandas reads batches, numpy/torch build the inputs,
+           the scripted model runs, pandas writes probs, logits and reserved
+           columns.
+  train    train the same model (EmbeddingBag sparse gradients + Adagrad, Adam
+           for dense) reading the CSV with pandas; prints rows/s.
+
+Every subcommand takes --threads (torch.set_num_threads) and prints one JSON
+line with its figures on stdout.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Dict, List, Tuple
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import criteo_deepfm as spec  # noqa: E402
+
+
+class SparseFeature(nn.Module):
+    """One id feature: its wide (dim 4) and FM/deep (dim 16) bags."""
+
+    def __init__(self, name: str, wide: nn.Module, emb: nn.Module):
+        super().__init__()
+        self.values_key = name + ".values"
+        self.lengths_key = name + ".lengths"
+        self.wide = wide
+        self.emb = emb
+
+    def forward(self, data: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+        values = data[self.values_key]
+        lengths = data[self.lengths_key]
+        offsets = torch.cumsum(lengths, 0) - lengths
+        return self.wide(values, offsets), self.emb(values, offsets)
+
+
+def mlp(dims: List[int]) -> nn.Sequential:
+    layers: List[nn.Module] = []
+    for i in range(len(dims) - 1):
+        layers += [nn.Linear(dims[i], dims[i + 1]), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class DeepFM(nn.Module):
+    def __init__(self, features: List[SparseFeature]):
+        super().__init__()
+        self.dense_keys = [n + ".values" for n in spec.dense_names()]
+        self.features = nn.ModuleList(features)
+        n = len(features)
+        self.deep = mlp([spec.NUM_DENSE + n * spec.EMB_DIM] + spec.DEEP)
+        self.final = mlp([1 + spec.EMB_DIM + spec.DEEP[-1]] + spec.FINAL)
+        self.output = nn.Linear(spec.FINAL[-1], 1)
+
+    def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        dense = torch.cat([data[k] for k in self.dense_keys], 1)
+        wides: List[Tensor] = []
+        embs: List[Tensor] = []
+        for f in self.features:
+            w, e = f(data)
+            wides.append(w)
+            embs.append(e)
+        y_wide = torch.sum(torch.cat(wides, 1), 1, keepdim=True)
+        fm_in = torch.stack(embs, 1)
+        sum_sq = torch.sum(fm_in, 1) ** 2
+        sq_sum = torch.sum(fm_in * fm_in, 1)
+        y_fm = 0.5 * (sum_sq - sq_sum)
+        y_deep = self.deep(torch.cat([dense] + embs, 1))
+        logits = self.output(self.final(torch.cat([y_wide, y_fm, y_deep], 1))).squeeze(1)
+        return {"logits": logits, "probs": torch.sigmoid(logits)}
+
+
+def find_table(state, name, wide):
+    suffix = f".{name}_emb_wide.weight" if wide else f".{name}_emb.weight"
+    for key, t in state.items():
+        if key.endswith(suffix):
+            return t
+    raise KeyError(f"no table *{suffix} in the checkpoint")
+
+
+def mlp_weights(state, prefix, seq):
+    linears = [m for m in seq if isinstance(m, nn.Linear)]
+    for i, lin in enumerate(linears):
+        lin.weight.data = state[f"{prefix}.mlp.{i}.perceptron.0.weight"]
+        lin.bias.data = state[f"{prefix}.mlp.{i}.perceptron.0.bias"]
+
+
+def model_from_checkpoint(state_path):
+    state = torch.load(state_path, map_location="cpu")
+    features = []
+    for name in spec.sparse_names():
+        wide = nn.EmbeddingBag.from_pretrained(find_table(state, name, True), mode="sum")
+        emb = nn.EmbeddingBag.from_pretrained(find_table(state, name, False), mode="sum")
+        features.append(SparseFeature(name, wide, emb))
+    model = DeepFM(features)
+    mlp_weights(state, "model.deep_mlp", model.deep)
+    mlp_weights(state, "model.final_mlp", model.final)
+    model.output.weight.data = state["model.output_mlp.weight"]
+    model.output.bias.data = state["model.output_mlp.bias"]
+    del state
+    return model.eval()
+
+
+def quantize_embeddings(model):
+    from torch.ao.quantization import convert, float_qparams_weight_only_qconfig, prepare
+    for f in model.features:
+        f.wide.qconfig = float_qparams_weight_only_qconfig
+        f.emb.qconfig = float_qparams_weight_only_qconfig
+    prepare(model, inplace=True)
+    convert(model, inplace=True)
+    return model
+
+
+def cmd_export(args):
+    start = time.time()
+    model = model_from_checkpoint(args.checkpoint)
+    if args.int8:
+        model = quantize_embeddings(model)
+    scripted = torch.jit.script(model)
+    os.makedirs(args.export_dir, exist_ok=True)
+    torch.jit.save(scripted, os.path.join(args.export_dir, "scripted_model.pt"))
+    print(json.dumps({"export_s": time.time() - start}))
+
+
+def random_inputs(batch, bucket_sizes, seed):
+    gen = torch.Generator().manual_seed(seed)
+    data = {}
+    for name in spec.dense_names():
+        data[name + ".values"] = torch.rand(batch, 1, generator=gen)
+    for name, n in zip(spec.sparse_names(), bucket_sizes):
+        data[name + ".values"] = torch.randint(0, n, (batch,), generator=gen)
+        data[name + ".lengths"] = torch.ones(batch, dtype=torch.long)
+    return data
+
+
+def cmd_infer(args):
+    model = torch.jit.load(args.model)
+    model.eval()
+    bucket_sizes = spec.buckets(args.scale)
+    result = {}
+    with torch.inference_mode():
+        for batch in args.batch_sizes:
+            inputs = [random_inputs(batch, bucket_sizes, seed) for seed in range(4)]
+            for i in range(args.warmup):
+                model(inputs[i % 4])
+            iters = max(3, int(args.rows // batch)) if batch > 1 else args.latency_iters
+            times = []
+            for i in range(iters):
+                t = time.perf_counter()
+                model(inputs[i % 4])
+                times.append(time.perf_counter() - t)
+            times.sort()
+            result[str(batch)] = {
+                "p50_ms": 1e3 * times[len(times) // 2],
+                "p99_ms": 1e3 * times[min(len(times) - 1, int(len(times) * 0.99))],
+                "rows_per_s": batch * len(times) / sum(times),
+            }
+    print(json.dumps(result))
+
+
+def read_batches(path, batch_size, columns=None):
+    import pandas as pd
+    yield from pd.read_csv(path, chunksize=batch_size, usecols=columns)
+
+
+def frame_to_inputs(frame):
+    import numpy as np
+    data = {}
+    for name in spec.dense_names():
+        data[name + ".values"] = torch.from_numpy(
+            frame[name].to_numpy(dtype=np.float32, na_value=0.0).reshape(-1, 1))
+    ones = torch.ones(len(frame), dtype=torch.long)
+    for name in spec.sparse_names():
+        data[name + ".values"] = torch.from_numpy(frame[name].to_numpy(dtype=np.int64))
+        data[name + ".lengths"] = ones
+    return data
+
+
+def cmd_predict(args):
+    import pandas as pd
+    start = time.time()
+    model = torch.jit.load(args.model)
+    model.eval()
+    reserved = [c for c in args.reserved_columns.split(",") if c]
+    rows = 0
+    with torch.inference_mode(), open(args.output, "w") as out:
+        for i, frame in enumerate(read_batches(args.input, args.batch_size)):
+            pred = model(frame_to_inputs(frame))
+            result = pd.DataFrame({k: pred[k].numpy() for k in sorted(pred)})
+            for c in reserved:
+                result[c] = frame[c].to_numpy()
+            result.to_csv(out, index=False, header=(i == 0))
+            rows += len(frame)
+    elapsed = time.time() - start
+    print(json.dumps({"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed}))
+
+
+def cmd_train(args):
+    features = []
+    for name, n in zip(spec.sparse_names(), spec.buckets(args.scale)):
+        wide = nn.EmbeddingBag(n, spec.WIDE_DIM, mode="sum", sparse=True)
+        emb = nn.EmbeddingBag(n, spec.EMB_DIM, mode="sum", sparse=True)
+        features.append(SparseFeature(name, wide, emb))
+    model = DeepFM(features).train()
+    sparse = [p for f in model.features for p in f.parameters()]
+    sparse_ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if id(p) not in sparse_ids]
+    opt_sparse = torch.optim.Adagrad(sparse, lr=0.01)
+    opt_dense = torch.optim.Adam(dense, lr=0.001)
+    loss_fn = nn.BCEWithLogitsLoss()
+    rows = steps = 0
+    start = None
+    for frame in read_batches(args.input, args.batch_size):
+        if steps == args.warmup_steps:
+            start = time.time()
+            rows = 0
+        data = frame_to_inputs(frame)
+        label = torch.from_numpy(frame["label"].to_numpy(dtype="float32"))
+        loss = loss_fn(model(data)["logits"], label)
+        opt_sparse.zero_grad()
+        opt_dense.zero_grad()
+        loss.backward()
+        opt_sparse.step()
+        opt_dense.step()
+        rows += len(frame)
+        steps += 1
+        if steps >= args.warmup_steps + args.steps:
+            break
+    elapsed = time.time() - start
+    print(json.dumps({"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed,
+                      "loss": float(loss)}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=1)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export")
+    e.add_argument("--checkpoint", required=True, help="model.ckpt-N/model/state_dict.pt")
+    e.add_argument("--export_dir", required=True)
+    e.add_argument("--int8", action="store_true")
+    i = sub.add_parser("infer")
+    i.add_argument("--model", required=True)
+    i.add_argument("--scale", type=float, required=True)
+    i.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 64, 512, 4096])
+    i.add_argument("--rows", type=int, default=40000, help="rows timed per batch size > 1")
+    i.add_argument("--latency_iters", type=int, default=300)
+    i.add_argument("--warmup", type=int, default=5)
+    r = sub.add_parser("predict")
+    r.add_argument("--model", required=True)
+    r.add_argument("--input", required=True)
+    r.add_argument("--output", required=True)
+    r.add_argument("--batch_size", type=int, default=4096)
+    r.add_argument("--reserved_columns", default="label")
+    t = sub.add_parser("train")
+    t.add_argument("--input", required=True)
+    t.add_argument("--scale", type=float, required=True)
+    t.add_argument("--batch_size", type=int, default=4096)
+    t.add_argument("--steps", type=int, default=10)
+    t.add_argument("--warmup_steps", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    {"export": cmd_export, "infer": cmd_infer, "predict": cmd_predict, "train": cmd_train}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Markdown tables (docs/benchmarks.md) from bench/run's results JSON: every
+figure as median [min-max], each target with its measured ratio and met / NOT met."""
+import json
+import sys
+
+
+def fmt(s, digits=0, scale=1.0):
+    return (f"{s['median'] * scale:,.{digits}f} [{s['min'] * scale:,.{digits}f}-"
+            f"{s['max'] * scale:,.{digits}f}]")
+
+
+def verdict(ok):
+    return "met" if ok else "**NOT met**"
+
+
+def main(path):
+    r = json.load(open(path))
+    env = r["environment"]
+    print(f"Date {env['date']}, commit {env['commit']}, BLAS {env['blas']}, {env['nproc']} cores, "
+          f"load average at start {env['loadavg_start'][0]:.1f}, at end {env['loadavg_end'][0]:.1f}.")
+    m = r.get("model", {})
+    if m:
+        print(f"Model: scale {m['scale']}, {m['embedding_rows_per_dim']:,} embedding rows per table set "
+              f"(dims 16 + 4), checkpoint model state {m['checkpoint_state_mib']:.0f} MiB.\n")
+    print("| target | tzrec | baseline | ratio | goal | |")
+    print("|---|---|---|---|---|---|")
+    e = r.get("export")
+    if e:
+        ratio = e["tzrec_s"]["median"] / e["baseline_s"]["median"]
+        print(f"| export INT8 time, s | {fmt(e['tzrec_s'], 1)} | {fmt(e['baseline_s'], 1)} | {ratio:.2f}x | "
+              f"<= 0.4x | {verdict(ratio <= 0.4)} |")
+        ratio_f = e["tzrec_s"]["median"] / e["io_floor_s"]["median"]
+        print(f"| export INT8 time vs I/O floor, s | {fmt(e['tzrec_s'], 1)} | floor {fmt(e['io_floor_s'], 1)} | "
+              f"{ratio_f:.1f}x floor | (report) | |")
+        ratio = e["tzrec_rss_mib"]["median"] / e["baseline_rss_mib"]["median"]
+        print(f"| export INT8 peak RSS, MiB | {fmt(e['tzrec_rss_mib'])} | {fmt(e['baseline_rss_mib'])} | "
+              f"{ratio:.2f}x | <= 0.4x | {verdict(ratio <= 0.4)} |")
+    inf = r.get("infer")
+    if inf:
+        threads = sorted({k.split("/")[1] for k in inf})
+        for t in threads:
+            def get(name, b, metric):
+                return inf[f"{name}/{t}/b{b}"][metric]
+            tf = get("tzrec_fp32", 4096, "rows_per_s")
+            bf = get("baseline_fp32", 4096, "rows_per_s")
+            goal = t == "t1"
+            print(f"| infer FP32 b4096 rows/s ({t}) | {fmt(tf)} | {fmt(bf)} | {tf['median'] / bf['median']:.2f}x | "
+                  f"{'>= 1.3x' if goal else '(report)'} | {verdict(tf['median'] >= 1.3 * bf['median']) if goal else ''} |")
+            tl = get("tzrec_fp32", 1, "p50_ms")
+            bl = get("baseline_fp32", 1, "p50_ms")
+            print(f"| infer FP32 b1 p50 ms ({t}) | {fmt(tl, 3)} | {fmt(bl, 3)} | {tl['median'] / bl['median']:.2f}x | "
+                  f"{'<= 1x' if goal else '(report)'} | {verdict(tl['median'] <= bl['median']) if goal else ''} |")
+            for b in (1, 64, 512, 4096):
+                metric = "p50_ms" if b == 1 else "rows_per_s"
+                q, f = get("tzrec_int8", b, metric), get("tzrec_fp32", b, metric)
+                qb = get("baseline_int8", b, metric)
+                ratio = f["median"] / q["median"] if b == 1 else q["median"] / f["median"]
+                unit = "p50 ms" if b == 1 else "rows/s"
+                print(f"| infer INT8 vs FP32 b{b} {unit} ({t}) | INT8 {fmt(q, 3 if b == 1 else 0)} / FP32 "
+                      f"{fmt(f, 3 if b == 1 else 0)} | INT8 {fmt(qb, 3 if b == 1 else 0)} | {ratio:.2f}x | "
+                      f"{'>= 1x' if goal else '(report)'} | {verdict(ratio >= 1.0) if goal else ''} |")
+    p = r.get("predict")
+    if p:
+        for t in sorted({k.split("/")[1] for k in p if "/" in k}):
+            a, b = p[f"tzrec/{t}"], p[f"baseline/{t}"]
+            ratio = a["median"] / b["median"]
+            print(f"| predict INT8 CSV->CSV rows/s ({t}, {p['rows']:,} rows) | {fmt(a)} | {fmt(b)} | {ratio:.2f}x | "
+                  f">= 5x | {verdict(ratio >= 5)} |")
+    tr = r.get("train")
+    if tr:
+        for t in sorted({k.split("/")[1] for k in tr}):
+            a, b = tr[f"tzrec/{t}"], tr[f"baseline/{t}"]
+            ratio = a["median"] / b["median"]
+            print(f"| train rows/s ({t}) | {fmt(a)} | {fmt(b)} | {ratio:.2f}x | >= 1x | {verdict(ratio >= 1)} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json")
