@@ -10,6 +10,7 @@ restarted, for fault tests.
 
     python3 tests/s3/ceph_fixture.py   # start one, print its environment, wait for Ctrl-C
 """
+import ctypes
 import os
 import shutil
 import signal
@@ -25,6 +26,12 @@ DAEMONS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin")
 ACCESS_KEY = "TZRECTESTACCESSKEY01"
 SECRET_KEY = "tzrec-test-secret-key-0123456789abcdefghij"
 REGION = "us-east-1"
+
+
+def _die_with_parent():
+    """Daemons end with the test process, even when it is killed (ctest timeout)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def missing_binaries():
@@ -205,7 +212,7 @@ rgw multipart min part size = 5242880
         log = open(self._path("log", f"{name}.stdout"), "ab")
         self.logs.append(log)
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL)
+                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
     def _end(self, name, sig=signal.SIGTERM):
         proc = self.procs.pop(name, None)

@@ -154,6 +154,7 @@ void PrepareManifest(const std::string& staged, const std::string& local_checkpo
     }
   } else {
     manifest["checkpoint_path"] = remote_checkpoint.empty() ? local_checkpoint : remote_checkpoint;
+    manifest["global_step"] = exporting::CheckpointStep(local_checkpoint);
     manifest["files"] = nlohmann::ordered_json::array();
     for (const std::string& relative : ListLocalFiles(staged)) {
       const std::string file = (fs::path(staged) / relative).string();
