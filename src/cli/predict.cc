@@ -6,6 +6,8 @@
 
 #include "cli/subcommand.h"
 #include "common/error.h"
+#include "export/remote/published_export.h"
+#include "export/remote/remote_url.h"
 #include "predict/predictor.h"
 
 namespace tzrec::cli {
@@ -68,6 +70,12 @@ const bool kRegistered = Register({
         if (f.is_profiling) spdlog::warn("--is_profiling is ignored");
         f.request.reserved_columns = predict::SplitColumnList(f.reserved_columns);
         f.request.output_columns = predict::SplitColumnList(f.output_columns);
+        // An s3:// / oss:// export is read from a verified local copy.
+        std::unique_ptr<remote::PublishedExport> published;
+        if (remote::IsRemoteUrl(f.request.scripted_model_path)) {
+          published = remote::PublishedExport::Fetch(f.request.scripted_model_path);
+          f.request.scripted_model_path = published->local_dir();
+        }
         predict::Predict(f.request);
         return 0;
       };

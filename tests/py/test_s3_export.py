@@ -206,12 +206,21 @@ class S3ExportTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "no multipart upload started")
             time.sleep(0.1)
 
+    exported = None
+
+    def deepfm_exports(self):
+        """The DeepFM exported once locally and once to exports/deepfm (shared by tests)."""
+        if S3ExportTest.exported is None:
+            local_dir = os.path.join(root, "local_export")
+            run(self.export_args(local_dir), env_extra=self.env())
+            run(self.export_args(f"s3://{BUCKET}/exports/deepfm"), env_extra=self.env())
+            S3ExportTest.exported = local_dir
+        return S3ExportTest.exported
+
     # ---- publishing -------------------------------------------------------------
     def test_export_lands_with_manifest_last_and_matching_hashes(self):
-        local_dir = os.path.join(root, "local_export")
+        local_dir = self.deepfm_exports()
         env = self.env()
-        run(self.export_args(local_dir), env_extra=env)
-        run(self.export_args(f"s3://{BUCKET}/exports/deepfm"), env_extra=env)
         manifest = self.assert_complete(
             "exports/deepfm", ["scripted_model.pt", "pipeline.config", "fg.json", "model_acc.json"])
         # The same export as a local one, file for file.
@@ -281,6 +290,43 @@ class S3ExportTest(unittest.TestCase):
         for tower in ("user", "item"):
             for name in ("scripted_model.pt", "pipeline.config", "fg.json", "model_acc.json"):
                 self.assertIn(f"{tower}/{name}", paths)
+
+    def test_predict_reads_only_published_exports(self):
+        local_dir = self.deepfm_exports()
+        outputs = {}
+        for name, source in [("remote", f"s3://{BUCKET}/exports/deepfm"), ("local", local_dir)]:
+            outputs[name] = os.path.join(root, "predict_out", name + ".csv")
+            result = run(["predict", "--scripted_model_path", source,
+                          "--predict_input_path", os.path.join(root, "data", "eval.csv"),
+                          "--predict_output_path", outputs[name],
+                          "--reserved_columns", "label,user_id"], env_extra=self.env())
+            if name == "remote":
+                remote_log = result.stderr
+        self.assertIn("checked against export_manifest.json", remote_log)
+        with open(outputs["remote"]) as a, open(outputs["local"]) as b:
+            self.assertEqual(a.read(), b.read())
+        # Without its manifest (an upload that did not finish), an export is refused.
+        for key in keys_under("exports/deepfm"):
+            if key != MANIFEST:
+                s3.copy_object(Bucket=BUCKET, Key=f"exports/unpublished/{key}",
+                               CopySource={"Bucket": BUCKET, "Key": f"exports/deepfm/{key}"})
+        result = run(["predict", "--scripted_model_path", f"s3://{BUCKET}/exports/unpublished",
+                      "--predict_input_path", os.path.join(root, "data", "eval.csv"),
+                      "--predict_output_path", os.path.join(root, "predict_out", "x.csv")],
+                     env_extra=self.env(), check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"s3://{BUCKET}/exports/unpublished: no export_manifest.json", result.stderr)
+        # A file changed after publishing is caught by its hash.
+        for key in keys_under("exports/deepfm"):
+            s3.copy_object(Bucket=BUCKET, Key=f"exports/tampered/{key}",
+                           CopySource={"Bucket": BUCKET, "Key": f"exports/deepfm/{key}"})
+        s3.put_object(Bucket=BUCKET, Key="exports/tampered/fg.json", Body=b"{}")
+        result = run(["predict", "--scripted_model_path", f"s3://{BUCKET}/exports/tampered",
+                      "--predict_input_path", os.path.join(root, "data", "eval.csv"),
+                      "--predict_output_path", os.path.join(root, "predict_out", "y.csv")],
+                     env_extra=self.env(), check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"s3://{BUCKET}/exports/tampered/fg.json: differs from its entry", result.stderr)
 
     # ---- refusals ---------------------------------------------------------------
     def test_missing_bucket(self):
