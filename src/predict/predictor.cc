@@ -1,5 +1,8 @@
 #include "predict/predictor.h"
 
+#include <sched.h>
+#include <time.h>
+
 #include <algorithm>
 #include <exception>
 #include <memory>
@@ -115,6 +118,37 @@ ParsedBatch ParseBatch(const fg::FgEngine& engine, const RawBatch& raw) {
   return parsed;
 }
 
+// Sums the CPU time of the threads of one pipeline stage.
+class StageClock {
+ public:
+  void Add(double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    seconds_ += seconds;
+  }
+  double seconds() const { return seconds_; }
+
+ private:
+  std::mutex mutex_;
+  double seconds_ = 0;
+};
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Adds the CPU time the current thread spends in its scope to a StageClock.
+class StageTimer {
+ public:
+  explicit StageTimer(StageClock& clock) : clock_(clock), start_(ThreadCpuSeconds()) {}
+  ~StageTimer() { clock_.Add(ThreadCpuSeconds() - start_); }
+
+ private:
+  StageClock& clock_;
+  double start_;
+};
+
 }  // namespace
 
 std::vector<std::string> SplitColumnList(const std::string& text) {
@@ -165,7 +199,11 @@ PredictSummary Predict(const PredictRequest& request) {
   // The model gets the cores the parsers leave free, at least one. Measured on
   // a busy 2-core machine: 2 intra-op threads next to 2 parsers made a run ~3x
   // slower than 1 (OpenMP threads spin while they wait for a core).
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Cores this process may run on (taskset / cgroup cpusets narrow them), not
+  // the machine's: intra-op threads beyond those only wait for a core.
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cores = std::max(1, CPU_COUNT(&allowed));
   at::set_num_threads(std::max(1, cores - threads));
 
   // Engines are built here so that a bad FG spec fails before any thread starts.
@@ -194,8 +232,12 @@ PredictSummary Predict(const PredictRequest& request) {
     };
   };
 
+  // CPU seconds of each stage's thread(s) (the model's: its calling thread), logged at
+  // the end so a slow run shows which stage limits it.
+  StageClock read_clock, parse_clock, model_clock, write_clock;
   int64_t batches = 0;
   std::thread reader(guarded([&] {
+    StageTimer timer(read_clock);
     int64_t sequence = 0;
     for (const auto& file : files) {
       data::CsvReader csv_reader(file, csv);
@@ -218,6 +260,7 @@ PredictSummary Predict(const PredictRequest& request) {
   std::vector<std::thread> parsers;
   for (int i = 0; i < threads; ++i) {
     parsers.emplace_back(guarded([&, i] {
+      StageTimer timer(parse_clock);
       while (std::optional<RawBatch> raw = raw_queue.Pop()) {
         ParsedBatch parsed = ParseBatch(engines[static_cast<size_t>(i)], *raw);
         const int64_t sequence = raw->sequence;
@@ -228,6 +271,7 @@ PredictSummary Predict(const PredictRequest& request) {
   }
 
   std::thread writer_thread(guarded([&] {
+    StageTimer timer(write_clock);
     Progress progress("Predicting", 0, "rows");
     while (std::optional<PredictedBatch> batch = predicted_queue.Pop()) {
       writer.Write(batch->predictions, batch->reserved, batch->rows);
@@ -238,6 +282,7 @@ PredictSummary Predict(const PredictRequest& request) {
 
   // The model runs on this thread, one batch at a time, in input order.
   guarded([&] {
+    StageTimer timer(model_clock);
     while (std::optional<ParsedBatch> parsed = parsed_queue.Pop()) {
       if (parsed->rows == 0) continue;  // every row was bad and skipped
       PredictedBatch predicted;
@@ -265,6 +310,8 @@ PredictSummary Predict(const PredictRequest& request) {
   summary.model_source = model->source();
   spdlog::info("wrote {} predictions ({} batches) to {}", summary.rows, summary.batches,
                request.predict_output_path);
+  spdlog::info("CPU seconds by stage: read {:.2f}, parse/FG {:.2f}, model {:.2f}, write {:.2f}",
+               read_clock.seconds(), parse_clock.seconds(), model_clock.seconds(), write_clock.seconds());
   return summary;
 }
 
