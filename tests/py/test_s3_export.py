@@ -336,6 +336,14 @@ class S3ExportTest(unittest.TestCase):
         self.assertIn("s3://no-such-bucket/", result.stderr)
         self.assertNotIn("exporting", result.stderr)  # refused before any export work
 
+    def test_bad_export_settings_are_refused_before_any_transfer(self):
+        result = run(self.export_args(f"s3://{BUCKET}/exports/bad_env",
+                                      config=f"s3://{BUCKET}/train/pipeline.config"),
+                     env_extra=self.env(QUANT_EMB="INT3"), check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("QUANT_EMB", result.stderr)
+        self.assertNotIn("download", result.stderr)
+
     def test_wrong_credentials_are_not_retried_or_logged(self):
         secret = "wrong-secret-key-that-must-not-be-logged"
         result = run(self.export_args(f"s3://{BUCKET}/exports/creds"),

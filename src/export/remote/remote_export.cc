@@ -184,7 +184,10 @@ void ExportWithRemotePaths(const exporting::ExportRequest& request,
     return;
   }
 
-  // Everything that can be refused without transfers comes first.
+  // Everything that can be refused without transfers comes first (the local
+  // export checks these again; here they save a download).
+  exporting::ReadExportEnv(env);
+  exporting::ParseAdditionalExportConfig(request.additional_export_config);
   Clients clients(env);
   std::optional<RemoteUrl> destination;
   if (!remote_export_dir) {
