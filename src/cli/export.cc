@@ -34,6 +34,9 @@ const bool kRegistered = Register({
                      "comma-separated files copied into the export directory");
       app.add_option("--additional_export_config", request.additional_export_config,
                      "JSON object merged into model_acc.json, e.g. '{\"cand_seq_pk\": \"cand_seq\"}'");
+      app.add_option("--num_shards", request.num_shards,
+                     "USE_DISTRIBUTED_EMBEDDING=1: split every embedding table by rows into this "
+                     "many npz shards (default: env DIST_NUM_SHARDS, else 1, as upstream)");
       app.add_option("--item_input_path", request.item_input_path,
                      "accepted for compatibility (upstream samples the item tower's input here)");
       return [flags] {

@@ -1,7 +1,10 @@
 #include "export/export_env.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "common/error.h"
 
@@ -48,6 +51,29 @@ void RefuseMode(const EnvLookup& env, const std::string& variable, const std::st
              variable, *value, what, off_prefix);
 }
 
+// USE_DISTRIBUTED_EMBEDDING and DIST_QUANT, as upstream's acc utils read them.
+void ParseDistributedEmbedding(const EnvLookup& env, ExportEnv& result) {
+  result.distributed_embedding = env("USE_DISTRIBUTED_EMBEDDING").value_or("0") == "1";
+  if (!result.distributed_embedding) return;
+  std::string quant = env("DIST_QUANT").value_or("");
+  quant.erase(0, quant.find_first_not_of(" \t\n\r"));
+  quant.erase(quant.find_last_not_of(" \t\n\r") + 1);
+  for (char& c : quant) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (quant == "INT8") {
+    result.dist_quant_int8 = true;
+  } else if (!quant.empty() && quant != "0" && quant != "NONE") {
+    FailConfig("DIST_QUANT={:?} is not supported: use INT8, or unset it (0 / NONE) for float rows",
+               env("DIST_QUANT").value_or(""));
+  }
+  // The dense graph takes looked-up embeddings and tiles the user side after
+  // the lookup: INPUT_TILE=3 whatever was asked.
+  const std::optional<std::string> tile = env("INPUT_TILE");
+  if (tile && *tile != "3") {
+    spdlog::warn("USE_DISTRIBUTED_EMBEDDING=1 requires INPUT_TILE=3, got INPUT_TILE={}; using 3", *tile);
+  }
+  result.input_tile = 3;
+}
+
 }  // namespace
 
 const char* QuantDtypeName(QuantDtype dtype) {
@@ -69,11 +95,11 @@ ExportEnv ReadExportEnv(const EnvLookup& env) {
   ExportEnv result;
   result.quant_emb = ParseQuant(env, "QUANT_EMB", QuantDtype::kInt8);
   result.quant_ec_emb = ParseQuant(env, "QUANT_EC_EMB", std::nullopt);
-  result.input_tile = ParseInputTile(env);
+  ParseDistributedEmbedding(env, result);
+  if (!result.distributed_embedding) result.input_tile = ParseInputTile(env);
   RefuseMode(env, "ENABLE_TRT", "0", "a TensorRT export");
   RefuseMode(env, "ENABLE_AOT", "0", "an AOTInductor export");
   RefuseMode(env, "UNIFIED_AOT", "0", "an AOTInductor export");
-  RefuseMode(env, "USE_DISTRIBUTED_EMBEDDING", "0", "a distributed-embedding export");
   if (const auto value = env("MAX_EXPORT_BATCH_SIZE")) {
     char* end = nullptr;
     const long long size = std::strtoll(value->c_str(), &end, 10);
@@ -86,6 +112,12 @@ ExportEnv ReadExportEnv(const EnvLookup& env) {
   for (const char* name : {"INPUT_TILE", "QUANT_EMB", "QUANT_EC_EMB", "ENABLE_TRT",
                            "AOTI_AUTOTUNE_WITH_SAMPLE_INPUTS", "MAX_EXPORT_BATCH_SIZE"}) {
     if (const auto value = env(name)) result.acc_entries[name] = *value;
+    if (result.distributed_embedding && std::string(name) == "INPUT_TILE") {
+      result.acc_entries[name] = "3";
+    }
+    if (result.dist_quant_int8 && std::string(name) == "QUANT_EC_EMB") {
+      result.acc_entries["DIST_QUANT"] = "INT8";
+    }
   }
   return result;
 }
@@ -99,6 +131,7 @@ nlohmann::ordered_json ModelAccJson(const ExportEnv& env,
   if (additional_export_config.is_object()) {
     for (const auto& [key, value] : additional_export_config.items()) acc[key] = value;
   }
+  if (env.distributed_embedding) acc["DISTRIBUTED_EMBEDDING"] = "1";
   return acc;
 }
 

@@ -73,8 +73,6 @@ TEST(ExportEnvTest, GpuModesAreRefusedWhenSwitchedOn) {
               HasSubstr("ENABLE_TRT=\"1\""));
   EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"ENABLE_AOT", "2"}})); }),
               HasSubstr("ENABLE_AOT=\"2\""));
-  EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}})); }),
-              HasSubstr("USE_DISTRIBUTED_EMBEDDING"));
   EXPECT_EQ(ErrorOf([] { ReadExportEnv(Env({{"ENABLE_TRT", "0"}, {"ENABLE_AOT", "0"}})); }), "");
   EXPECT_THAT(ErrorOf([] { ReadExportEnv(Env({{"MAX_EXPORT_BATCH_SIZE", "abc"}})); }),
               HasSubstr("MAX_EXPORT_BATCH_SIZE=\"abc\""));
@@ -98,6 +96,46 @@ TEST(ExportEnvTest, ModelAccJsonKeepsUpstreamKeyOrderAndJsonDumpLayout) {
             "    \"QUANT_EC_EMB\": \"INT4\",\n"
             "    \"ENABLE_TRT\": \"0\",\n"
             "    \"MAX_EXPORT_BATCH_SIZE\": \"256\"\n"
+            "}");
+}
+
+TEST(ExportEnvTest, DistributedEmbeddingForcesInputTile3AndParsesDistQuant) {
+  EXPECT_FALSE(ReadExportEnv(Env({})).distributed_embedding);
+  // Only "1" switches it on, as upstream compares with "1".
+  EXPECT_FALSE(ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "true"}})).distributed_embedding);
+  // DIST_QUANT is only read in that mode.
+  EXPECT_FALSE(ReadExportEnv(Env({{"DIST_QUANT", "FP16"}})).dist_quant_int8);
+
+  const ExportEnv off = ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}, {"INPUT_TILE", "2"}}));
+  EXPECT_TRUE(off.distributed_embedding);
+  EXPECT_FALSE(off.dist_quant_int8);
+  EXPECT_EQ(off.input_tile, 3);
+  for (const char* value : {"", "0", "none", " NONE "}) {
+    EXPECT_FALSE(ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}, {"DIST_QUANT", value}}))
+                     .dist_quant_int8)
+        << value;
+  }
+  EXPECT_TRUE(ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}, {"DIST_QUANT", " int8"}}))
+                  .dist_quant_int8);
+  EXPECT_THAT(ErrorOf([] {
+                ReadExportEnv(Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}, {"DIST_QUANT", "FP16"}}));
+              }),
+              HasSubstr("DIST_QUANT=\"FP16\" is not supported"));
+
+  // INPUT_TILE "3" (even when unset), DIST_QUANT after QUANT_EC_EMB,
+  // DISTRIBUTED_EMBEDDING last, after additional_export_config.
+  const ExportEnv env = ReadExportEnv(
+      Env({{"USE_DISTRIBUTED_EMBEDDING", "1"}, {"DIST_QUANT", "int8"}, {"QUANT_EMB", "0"}}));
+  const std::string text = DumpPythonJson(
+      ModelAccJson(env, nlohmann::ordered_json({{"DISTRIBUTED_EMBEDDING", false}, {"k", "v"}})));
+  EXPECT_EQ(text,
+            "{\n"
+            "    \"SPARSE_INT64\": \"1\",\n"
+            "    \"INPUT_TILE\": \"3\",\n"
+            "    \"QUANT_EMB\": \"0\",\n"
+            "    \"DIST_QUANT\": \"INT8\",\n"
+            "    \"DISTRIBUTED_EMBEDDING\": \"1\",\n"
+            "    \"k\": \"v\"\n"
             "}");
 }
 

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "export/checkpoint_choice.h"
+#include "export/distributed/distributed_export.h"
 #include "export/export_staging.h"
 #include "export/exported_config.h"
 #include "export/model_export.h"
@@ -101,6 +102,15 @@ void Export(const ExportRequest& request, const EnvLookup& env_lookup) {
       ChooseCheckpoint(config.model_dir(), config.export_config(), request.checkpoint_path);
   spdlog::info("exporting checkpoint {} (step {}): {}", checkpoint.path, checkpoint.step,
                checkpoint.reason);
+  if (env.distributed_embedding) {
+    distributed::DistributedExportRequest distributed_request;
+    distributed_request.export_dir = request.export_dir;
+    distributed_request.asset_files = request.asset_files;
+    distributed_request.num_shards = request.num_shards;
+    distributed::ExportDistributedEmbedding(distributed_request, config, features, env,
+                                            ModelAccJson(env, additional), checkpoint, env_lookup);
+    return;
+  }
   const ModelExporter model(config, features, env, checkpoint);
   const nlohmann::ordered_json model_acc = ModelAccJson(env, additional);
 

@@ -35,6 +35,8 @@ struct ExportRequest {
   // tzrec builds TorchScript directly and needs no sample, so it is accepted
   // for compatibility and otherwise unused.
   std::string item_input_path;
+  // USE_DISTRIBUTED_EMBEDDING=1: row shards per table (0: DIST_NUM_SHARDS, else 1).
+  int num_shards = 0;
 };
 
 // "a,b" -> {"a", "b"}; empty parts are dropped.

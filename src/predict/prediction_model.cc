@@ -74,6 +74,9 @@ std::unique_ptr<PredictionModel> PredictionModel::FromExportDir(const std::strin
     Fail("cannot load {}: {}", model_file.string(), e.what_without_backtrace());
   }
   m->scripted_->eval();
+  if (DistributedEmbeddings::IsDistributedExport(export_dir)) {
+    m->embeddings_ = std::make_unique<DistributedEmbeddings>(export_dir, m->config_);
+  }
   return m;
 }
 
@@ -118,6 +121,7 @@ c10::Dict<std::string, at::Tensor> PredictionModel::Run(const models::TensorMap&
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : inputs) dict.insert(name, tensor);
   if (input_tile_) dict.insert("batch_size", at::scalar_tensor(1, at::kLong));
+  if (embeddings_) embeddings_->AddEmbeddings(inputs, dict);
   try {
     return models::ForwardDict(*scripted_, dict);
   } catch (const c10::Error& e) {

@@ -14,6 +14,7 @@
 #include "features/fg/fg_engine.h"
 #include "features/fg/fg_spec.h"
 #include "models/model.h"
+#include "predict/distributed_model.h"
 
 namespace tzrec::predict {
 
@@ -54,6 +55,9 @@ class PredictionModel {
   std::unique_ptr<torch::jit::Module> scripted_;
   std::unique_ptr<models::Model> model_;
   FeatureList features_;  // the checkpoint model's features, kept alive with it
+  // A distributed-embedding export: the scripted model is the dense graph and
+  // this looks its embedding inputs up from the export's sparse/ shards.
+  std::unique_ptr<DistributedEmbeddings> embeddings_;
   // Exported with INPUT_TILE: inputs get "batch_size" = 1 (no tiling; every
   // feature already has one row per input row), as upstream's predict does.
   bool input_tile_ = false;

@@ -1,0 +1,30 @@
+// Reads .npz archives (numpy.savez's format, and what NpzWriter writes) with
+// libzip: every "<name>.npy" entry as a tensor. Used to read a distributed
+// export's shards back (prediction, tests); arrays are loaded whole.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace tzrec::exporting::distributed {
+
+struct NpyArray {
+  std::string descr;           // "<f4", "|u1", ...
+  std::vector<int64_t> shape;
+  at::Tensor data;             // C order, of the descr's dtype
+};
+
+// Parses a .npy header read through `read` (which must fill the whole
+// buffer): descr and shape, and `data` allocated (not filled) for them.
+// Error naming `origin` when malformed, in Fortran order, or of a dtype other
+// than little-endian f2/f4/f8, i8, u1.
+NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std::string& origin);
+
+// Every array of `path` by name (entry name without ".npy").
+std::map<std::string, NpyArray> ReadNpz(const std::string& path);
+
+}  // namespace tzrec::exporting::distributed
