@@ -1,0 +1,286 @@
+#include "models/modules/embedding_group.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "config/pipeline_config.h"
+#include "features/feature_factory.h"
+#include "models/model.h"
+
+namespace tzrec::models {
+namespace {
+
+// Features: item (10 rows) and cat (6 rows, mean pooling), dim 4; price (raw);
+// a grouped sequence "click" of item (one id per element), cat (several ids
+// per element) and price. Groups: deep [item, cat, price], wide [item],
+// seq [item, price | click__item, click__cat, click__price].
+constexpr char kConfig[] = R"(
+data_config { batch_size: 8 label_fields: "label" fg_mode: FG_NONE }
+feature_configs { id_feature { feature_name: "item" expression: "item:item" num_buckets: 10 embedding_dim: 4 } }
+feature_configs { id_feature { feature_name: "cat" expression: "item:cat" num_buckets: 6 embedding_dim: 4 pooling: "mean" } }
+feature_configs { raw_feature { feature_name: "price" expression: "item:price" } }
+feature_configs { sequence_feature { sequence_name: "click" sequence_length: 5 sequence_delim: "|"
+  features { id_feature { feature_name: "item" expression: "item:item" num_buckets: 10 embedding_dim: 4 value_dim: 1 } }
+  features { id_feature { feature_name: "cat" expression: "item:cat" num_buckets: 6 embedding_dim: 8 value_dim: 0 pooling: "mean" } }
+  features { raw_feature { feature_name: "price" expression: "item:price" } }
+} }
+model_config {
+  feature_groups { group_name: "deep" feature_names: "item" feature_names: "cat" feature_names: "price" group_type: DEEP }
+  feature_groups { group_name: "wide" feature_names: "item" group_type: WIDE }
+  feature_groups { group_name: "seq" feature_names: "item" feature_names: "price"
+                   feature_names: "click__item" feature_names: "click__cat" feature_names: "click__price"
+                   group_type: SEQUENCE }
+  multi_tower_din {
+    towers { input: "deep" mlp { hidden_units: [4] } }
+    din_towers { input: "seq" attn_mlp { hidden_units: [4] } }
+    final { hidden_units: [4] }
+  }
+  losses { binary_cross_entropy {} }
+}
+)";
+
+struct Fixture {
+  protos::EasyRecConfig config = ParsePipelineConfigText(kConfig, "embedding_group_test.config");
+  FeatureList features = CreateFeatures(config);
+
+  EmbeddingGroup Build(const EmbeddingGroupOptions& options = {}) {
+    return BuildEmbeddingGroup(FeaturePointers(features), config.model_config().feature_groups(),
+                               options);
+  }
+};
+
+at::Tensor Long(std::vector<int64_t> v) { return at::tensor(v, at::kLong); }
+
+// Three rows. click sequences have 2, 0 and 3 elements; click__cat elements
+// hold 1, 2, | (none) | 1, 0, 2 ids.
+TensorMap Inputs() {
+  TensorMap in;
+  in["item.values"] = Long({1, 7, 3});
+  in["item.lengths"] = Long({1, 1, 1});
+  in["cat.values"] = Long({2, 5, 4});
+  in["cat.lengths"] = Long({2, 0, 1});
+  in["price.values"] = at::tensor({0.5f, 1.5f, 2.5f}).view({3, 1});
+  in["click__item.values"] = Long({1, 2, 3, 4, 9});
+  in["click__item.lengths"] = Long({2, 0, 3});
+  in["click__cat.values"] = Long({1, 2, 3, 4, 5, 0});
+  in["click__cat.key_lengths"] = Long({1, 2, 1, 0, 2});
+  in["click__cat.lengths"] = Long({2, 0, 3});
+  in["click__price.values"] = at::tensor({0.1f, 0.2f, 0.3f, 0.4f, 0.5f}).view({5, 1});
+  in["click__price.lengths"] = Long({2, 0, 3});
+  return in;
+}
+
+c10::Dict<std::string, at::Tensor> RunGroup(EmbeddingGroup& group, const TensorMap& inputs) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [k, v] : inputs) dict.insert(k, v);
+  c10::IValue out = group.module.forward({dict});
+  return c10::impl::toTypedDict<std::string, at::Tensor>(out.toGenericDict());
+}
+
+at::Tensor Param(EmbeddingGroup& group, const std::string& path) {
+  for (const auto& p : group.module.named_parameters()) {
+    if (p.name == path) return p.value;
+  }
+  for (const auto& b : group.module.named_buffers()) {
+    if (b.name == path) return b.value;
+  }
+  ADD_FAILURE() << "no tensor " << path;
+  return at::Tensor();
+}
+
+const std::string kBags = "emb_impls.__BASE__.ebc.embedding_bags.";
+const std::string kEc4 = "seq_emb_impls.__BASE__.ec_dict.4.embeddings.";
+const std::string kEc8 = "seq_emb_impls.__BASE__.ec_dict.8.embeddings.";
+
+TEST(EmbeddingGroupTest, TablesFollowUpstreamPaths) {
+  Fixture f;
+  EmbeddingGroup group = f.Build();
+  std::vector<std::string> expected = {kBags + "item_emb.weight", kBags + "cat_emb.weight",
+                                       kBags + "item_emb_wide.weight", kEc4 + "item_emb.weight",
+                                       kEc4 + "click__item_emb.weight",
+                                       kEc8 + "click__cat_emb.weight"};
+  EXPECT_EQ(group.layout.table_weight_paths, expected);
+  std::vector<std::string> names;
+  for (const auto& p : group.module.named_parameters()) names.push_back(p.name);
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(group.layout.total_dim("deep", "t"), 9);
+  EXPECT_EQ(group.layout.total_dim("seq.query", "t"), 5);
+  EXPECT_EQ(group.layout.dims("seq.sequence", "t"), (std::vector<int64_t>{4, 8, 1}));
+  EXPECT_TRUE(group.layout.is_sequence_group("seq"));
+  EXPECT_FALSE(group.layout.is_sequence_group("deep"));
+}
+
+TEST(EmbeddingGroupTest, SequenceGroupMatchesHandComputation) {
+  Fixture f;
+  EmbeddingGroup group = f.Build();
+  TensorMap in = Inputs();
+  auto out = RunGroup(group, in);
+  at::Tensor item_q = Param(group, kEc4 + "item_emb.weight");
+  at::Tensor item_s = Param(group, kEc4 + "click__item_emb.weight");
+  at::Tensor cat_s = Param(group, kEc8 + "click__cat_emb.weight");
+
+  at::Tensor query = at::cat({item_q.index_select(0, in["item.values"]), in["price.values"]}, 1);
+  EXPECT_TRUE(at::allclose(out.at("seq.query"), query));
+  EXPECT_TRUE(at::equal(out.at("seq.sequence_length"), Long({2, 0, 3})));
+
+  at::Tensor seq = out.at("seq.sequence");
+  ASSERT_EQ(seq.sizes(), (std::vector<int64_t>{3, 3, 13}));
+  // Row 0: elements (item 1, cat {1}, 0.1), (item 2, cat {2,3} mean, 0.2), padding.
+  auto element = [&](int64_t item, std::vector<int64_t> cats, float price) {
+    at::Tensor c = at::zeros({8});
+    if (!cats.empty()) c = cat_s.index_select(0, Long(cats)).mean(0);
+    return at::cat({item_s[item], c, at::tensor({price})});
+  };
+  EXPECT_TRUE(at::allclose(seq[0][0], element(1, {1}, 0.1f)));
+  EXPECT_TRUE(at::allclose(seq[0][1], element(2, {2, 3}, 0.2f)));
+  EXPECT_TRUE(at::equal(seq[0][2], at::zeros({13})));
+  EXPECT_TRUE(at::equal(seq[1], at::zeros({3, 13})));
+  EXPECT_TRUE(at::allclose(seq[2][0], element(3, {4}, 0.3f)));
+  EXPECT_TRUE(at::allclose(seq[2][1], element(4, {}, 0.4f)));
+  EXPECT_TRUE(at::allclose(seq[2][2], element(9, {5, 0}, 0.5f)));
+}
+
+TEST(EmbeddingGroupTest, SequenceGradientsReachTheTables) {
+  Fixture f;
+  EmbeddingGroup group = f.Build();
+  auto out = RunGroup(group, Inputs());
+  out.at("seq.sequence").sum().backward();
+  at::Tensor grad = Param(group, kEc4 + "click__item_emb.weight").grad();
+  ASSERT_TRUE(grad.defined());
+  EXPECT_TRUE(grad.is_sparse());
+  // Rows 1, 2, 3, 4, 9 were looked up once each.
+  at::Tensor dense = grad.to_dense();
+  EXPECT_FLOAT_EQ(dense[9].sum().item<float>(), 4.0f);
+  EXPECT_FLOAT_EQ(dense[0].sum().item<float>(), 0.0f);
+}
+
+// The embedded inputs an ids-mode group's tables produce for Inputs().
+TensorMap EmbeddedFromIds(EmbeddingGroup& ids_group, const TensorMap& in) {
+  TensorMap embedded;
+  for (const EmbeddedInput& input : ids_group.layout.embedded_inputs) {
+    at::Tensor table = Param(ids_group, input.table_path);
+    const std::string& f = input.feature;
+    at::Tensor ids = in.at(f + ".values");
+    if (!input.jagged) {
+      at::Tensor lengths = in.at(f + ".lengths");
+      at::Tensor offsets = at::cumsum(lengths, 0) - lengths;
+      at::Tensor pooled = std::get<0>(at::embedding_bag(table, ids, offsets, false,
+                                                        input.pooling == Pooling::kMean ? 1 : 0));
+      embedded[input.key] = pooled;
+      continue;
+    }
+    auto key_lengths = in.find(f + ".key_lengths");
+    if (key_lengths == in.end()) {
+      embedded[input.key] = table.index_select(0, ids);
+    } else {
+      at::Tensor kl = key_lengths->second;
+      embedded[input.key] = std::get<0>(at::embedding_bag(table, ids, at::cumsum(kl, 0) - kl, false,
+                                                          input.pooling == Pooling::kMean ? 1 : 0));
+    }
+    embedded[input.lengths_key] = in.at(f + ".lengths");
+  }
+  for (const char* dense : {"price.values", "click__price.values", "click__price.lengths"}) {
+    embedded[dense] = in.at(dense);
+  }
+  return embedded;
+}
+
+TEST(EmbeddingGroupTest, EmbeddedInputsGiveTheSameGroups) {
+  Fixture f;
+  EmbeddingGroup ids_group = f.Build();
+  EmbeddingGroupOptions options;
+  options.embedded_inputs = true;
+  EmbeddingGroup embedded_group = f.Build(options);
+  EXPECT_TRUE(embedded_group.module.named_parameters().size() == 0);
+  EXPECT_TRUE(embedded_group.layout.table_weight_paths.empty());
+
+  // item reads two pooled tables (deep and wide): "@<table>" keys.
+  std::vector<std::string> keys;
+  for (const EmbeddedInput& input : embedded_group.layout.embedded_inputs) keys.push_back(input.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"item@item_emb__ebc", "cat__ebc",
+                                            "item@item_emb_wide__ebc", "item__ec",
+                                            "click__item__ec", "click__cat__ec"}));
+  EXPECT_EQ(embedded_group.layout.embedded_inputs[4].lengths_key, "click__item__lengths");
+  EXPECT_EQ(embedded_group.layout.embedded_inputs[5].dim, 8);
+
+  TensorMap in = Inputs();
+  auto expected = RunGroup(ids_group, in);
+  auto actual = RunGroup(embedded_group, EmbeddedFromIds(ids_group, in));
+  for (const char* name : {"deep", "wide", "seq.query", "seq.sequence", "seq.sequence_length"}) {
+    EXPECT_TRUE(at::allclose(actual.at(name), expected.at(name), 1e-6, 1e-6)) << name;
+  }
+  // A missing embedded input names itself.
+  try {
+    TensorMap partial = EmbeddedFromIds(ids_group, in);
+    partial.erase("cat__ebc");
+    RunGroup(embedded_group, partial);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("cat__ebc"), std::string::npos);
+  }
+}
+
+TEST(EmbeddingGroupTest, Fp16TablesStayWithinPrecision) {
+  Fixture f;
+  EmbeddingGroup fp32 = f.Build();
+  EmbeddingGroupOptions options;
+  options.storage = TableStorage::kFp16;
+  options.sequence_storage = TableStorage::kFp16;
+  EmbeddingGroup fp16 = f.Build(options);
+  {
+    at::NoGradGuard no_grad;
+    for (const std::string& path : fp32.layout.table_weight_paths) {
+      at::Tensor target = Param(fp16, path);
+      EXPECT_EQ(target.scalar_type(), at::kHalf) << path;
+      target.copy_(PackTable(Param(fp32, path), TableStorage::kFp16));
+    }
+  }
+  TensorMap in = Inputs();
+  auto a = RunGroup(fp32, in);
+  auto b = RunGroup(fp16, in);
+  for (const char* name : {"deep", "wide", "seq.query", "seq.sequence"}) {
+    EXPECT_EQ(b.at(name).scalar_type(), at::kFloat) << name;
+    EXPECT_TRUE(at::allclose(b.at(name), a.at(name), 1e-3, 1e-4)) << name;
+  }
+}
+
+TEST(EmbeddingGroupTest, QuantizedSequenceTables) {
+  Fixture f;
+  EmbeddingGroup fp32 = f.Build();
+  EmbeddingGroupOptions options;
+  options.sequence_storage = TableStorage::kInt8;
+  EmbeddingGroup int8 = f.Build(options);
+  EXPECT_EQ(int8.layout.table_storage.at(kEc8 + "click__cat_emb.weight"), TableStorage::kInt8);
+  EXPECT_EQ(int8.layout.table_storage.at(kBags + "cat_emb.weight"), TableStorage::kFp32);
+  {
+    at::NoGradGuard no_grad;
+    for (const std::string& path : fp32.layout.table_weight_paths) {
+      Param(int8, path).copy_(PackTable(Param(fp32, path), int8.layout.table_storage.at(path)));
+    }
+  }
+  TensorMap in = Inputs();
+  auto a = RunGroup(fp32, in);
+  auto b = RunGroup(int8, in);
+  EXPECT_TRUE(at::allclose(b.at("deep"), a.at("deep")));
+  EXPECT_TRUE(at::allclose(b.at("seq.sequence"), a.at("seq.sequence"), 0, 0.02));
+  EXPECT_FALSE(at::equal(b.at("seq.sequence"), a.at("seq.sequence")));
+}
+
+TEST(EmbeddingGroupTest, ConfigErrors) {
+  Fixture f;
+  auto* groups = f.config.mutable_model_config()->mutable_feature_groups();
+  groups->Mutable(0)->add_feature_names("click__item");
+  try {
+    f.Build();
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("click__item"), std::string::npos) << e.what();
+  }
+  Fixture g;
+  g.config.mutable_model_config()->mutable_feature_groups()->Mutable(2)->set_group_type(
+      protos::JAGGED_SEQUENCE);
+  EXPECT_THROW(g.Build(), ConfigError);
+}
+
+}  // namespace
+}  // namespace tzrec::models
