@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
@@ -52,6 +53,91 @@ std::map<std::string, ZipEntryInfo> ListZipEntries(const std::string& path) {
   }
   zip_discard(archive);
   return entries;
+}
+
+// libtorch 1.13's unpickler reads an integer pickled as LONG1 only when it has
+// 8 bytes, as libtorch's own pickler writes them; Python's pickler writes the
+// shortest form (5 bytes for the 2.24e9 elements of a 140M x 16 table), so
+// torch.save files with a tensor of 2^31 elements or more would not load.
+// This rewrites every shorter LONG1 to its sign-extended 8-byte form. It walks
+// the opcodes of pickle protocols 0-3 (torch.save writes protocol 2); on
+// anything it does not know (e.g. protocol 4 frames, whose lengths a rewrite
+// would break) it returns the pickle unchanged.
+std::string WidenLongInts(const std::string& in) {
+  enum Arg { kNone, kFixed, kLen1, kLen4, kLen8, kLine, kTwoLines };
+  struct Op {
+    Arg arg;
+    int size;
+  };
+  auto op_of = [](unsigned char c) -> std::optional<Op> {
+    switch (c) {
+      case 0x80: case 'K': case 'h': case 'q': case 0x82: return Op{kFixed, 1};  // PROTO BININT1 BINGET BINPUT EXT1
+      case 'M': case 0x83: return Op{kFixed, 2};                                   // BININT2 EXT2
+      case 'J': case 'j': case 'r': case 0x84: return Op{kFixed, 4};               // BININT LONG_BINGET LONG_BINPUT EXT4
+      case 'G': return Op{kFixed, 8};                                              // BINFLOAT
+      case 'X': case 'B': case 'T': case 0x8b: return Op{kLen4, 0};                // BINUNICODE BINBYTES BINSTRING LONG4
+      case 0x8c: case 'C': case 'U': case 0x8a: return Op{kLen1, 0};               // SHORT_BINUNICODE SHORT_BINBYTES SHORT_BINSTRING LONG1
+      case 0x8d: case 0x8e: return Op{kLen8, 0};                                   // BINUNICODE8 BINBYTES8
+      case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': case 'g': case 'p':
+        return Op{kLine, 0};
+      case 'c': case 'i': return Op{kTwoLines, 0};                                 // GLOBAL INST
+      case '(': case '.': case '0': case '1': case '2': case 'N': case 0x88: case 0x89:
+      case '}': case ']': case ')': case 't': case 0x85: case 0x86: case 0x87: case 'a':
+      case 'e': case 's': case 'u': case 'b': case 'R': case 'Q': case 0x81: case 0x92:
+      case 0x93: case 0x94: case 'd': case 'l': case 'o': case 0x8f: case 0x90: case 0x91:
+        return Op{kNone, 0};
+      default:
+        return std::nullopt;
+    }
+  };
+  std::string out;
+  out.reserve(in.size() + 64);
+  size_t pos = 0;
+  auto little = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+    return v;
+  };
+  while (pos < in.size()) {
+    const unsigned char c = static_cast<unsigned char>(in[pos]);
+    const std::optional<Op> op = op_of(c);
+    if (!op) return in;
+    size_t end = pos + 1;
+    switch (op->arg) {
+      case kNone: break;
+      case kFixed: end += op->size; break;
+      case kLen1: end += 1 + (end < in.size() ? little(end, 1) : 0); break;
+      case kLen4: end += 4 + (end + 4 <= in.size() ? little(end, 4) : 0); break;
+      case kLen8: end += 8 + (end + 8 <= in.size() ? little(end, 8) : 0); break;
+      case kLine:
+      case kTwoLines: {
+        for (int line = 0; line < (op->arg == kLine ? 1 : 2); ++line) {
+          end = in.find('\n', end);
+          if (end == std::string::npos) return in;
+          ++end;
+        }
+        break;
+      }
+    }
+    if (end > in.size()) return in;
+    const size_t length = c == 0x8a ? static_cast<size_t>(little(pos + 1, 1)) : 0;
+    if (c == 0x8a && length > 0 && length < 8) {
+      // Sign-extend the little-endian two's-complement bytes.
+      const bool negative = (static_cast<unsigned char>(in[pos + 1 + length]) & 0x80) != 0;
+      out += static_cast<char>(0x8a);
+      out += static_cast<char>(8);
+      out.append(in, pos + 2, length);
+      out.append(8 - length, negative ? static_cast<char>(0xFF) : '\0');
+    } else {
+      out.append(in, pos, end - pos);
+    }
+    if (c == '.') {
+      out.append(in, end, std::string::npos);
+      return out;
+    }
+    pos = end;
+  }
+  return out;
 }
 
 }  // namespace
@@ -123,13 +209,15 @@ TensorFileReader::TensorFileReader(const std::string& path) : path_(path) {
   }
 
   if (!reader->hasRecord("data.pkl")) Fail("cannot read {}: not a PyTorch tensor file (no data.pkl)", path);
-  at::DataPtr pickle;
-  size_t pickle_size = 0;
-  std::tie(pickle, pickle_size) = reader->getRecord("data.pkl");
+  at::DataPtr record;
+  size_t record_size = 0;
+  std::tie(record, record_size) = reader->getRecord("data.pkl");
+  const std::string pickle =
+      WidenLongInts(std::string(static_cast<const char*>(record.get()), record_size));
   size_t pickle_pos = 0;
   auto read_pickle = [&](char* buffer, size_t length) -> size_t {
-    length = std::min(length, pickle_size - pickle_pos);
-    std::memcpy(buffer, static_cast<const char*>(pickle.get()) + pickle_pos, length);
+    length = std::min(length, pickle.size() - pickle_pos);
+    std::memcpy(buffer, pickle.data() + pickle_pos, length);
     pickle_pos += length;
     return length;
   };

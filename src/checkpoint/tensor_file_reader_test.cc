@@ -137,14 +137,19 @@ TEST(TensorFileReaderTest, ReadsTorchSaveFiles) {
       "state = {'model.a.weight': torch.arange(0, 200, dtype=torch.float32).reshape(50, 4),\n"
       "         'model.tail': base[4:],\n"
       "         'model.col': base[:, 1],\n"
-      "         'model.n': torch.tensor(7)}\n"
+      "         'model.n': torch.tensor(7),\n"
+      // A view of 2^32 elements (stride 0): its size pickles as a 5-byte LONG1,
+      // as the storage of a table of 2^31 elements or more does.
+      "         'model.huge': torch.zeros(1).expand(1 << 32)}\n"
       "torch.save(state, '" + file.string() + "')\n";
   std::ofstream(dir / "save.py") << script;
   const std::string command = "/usr/bin/python3 " + (dir / "save.py").string() + " 2>/dev/null";
   if (std::system(command.c_str()) != 0) GTEST_SKIP() << "python3-torch is not usable here";
   TensorFileReader reader(file.string());
-  ASSERT_EQ(reader.entries().size(), 4u);
+  ASSERT_EQ(reader.entries().size(), 5u);
   EXPECT_EQ(reader.entries()[1].name, "model.tail");
+  EXPECT_EQ(reader.Entry("model.huge").shape, std::vector<int64_t>{int64_t{1} << 32});
+  EXPECT_TRUE(at::equal(reader.ReadRows("model.huge", (int64_t{1} << 32) - 3, int64_t{1} << 32), at::zeros({3})));
   const at::Tensor base = at::arange(0, 60, at::kFloat).reshape({12, 5});
   EXPECT_TRUE(at::equal(reader.Read("model.a.weight"), at::arange(0, 200, at::kFloat).reshape({50, 4})));
   EXPECT_TRUE(at::equal(reader.ReadRows("model.a.weight", 10, 20),
