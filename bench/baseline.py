@@ -202,6 +202,7 @@ def cmd_predict(args):
     model = torch.jit.load(args.model)
     model.eval()
     loaded = time.time()
+    loaded_cpu = time.process_time()
     reserved = [c for c in args.reserved_columns.split(",") if c]
     rows = 0
     with torch.inference_mode(), open(args.output, "w") as out:
@@ -214,7 +215,8 @@ def cmd_predict(args):
             rows += len(frame)
     end = time.time()
     print(json.dumps({"rows": rows, "seconds": end - start, "rows_per_s": rows / (end - start),
-                      "load_s": loaded - start, "after_load_rows_per_s": rows / (end - loaded)}))
+                      "load_s": loaded - start, "after_load_rows_per_s": rows / (end - loaded),
+                      "after_load_rows_per_cpu_s": rows / (time.process_time() - loaded_cpu)}))
 
 
 def cmd_train(args):
