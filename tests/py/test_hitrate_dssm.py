@@ -37,7 +37,7 @@ model_dir: "{root}/model"
 train_config {{
   sparse_optimizer {{ adagrad_optimizer {{ lr: 0.1 }} constant_learning_rate {{}} }}
   dense_optimizer {{ adam_optimizer {{ lr: 0.005 }} constant_learning_rate {{}} }}
-  num_epochs: 4
+  num_epochs: 3
   save_checkpoints_steps: 1000
 }}
 eval_config {{ num_steps: 2 }}
@@ -96,7 +96,7 @@ class HitrateDSSMTest(unittest.TestCase):
         rng = random.Random(7)
         header = ["user_id", "item_id", "tag", "clk"]
         write_csv(f"{root}/train.csv", header,
-                  [(u, i, i % NUM_GROUPS, 1) for u, i in positive_pairs(rng, 6000)])
+                  [(u, i, i % NUM_GROUPS, 1) for u, i in positive_pairs(rng, 4000)])
         eval_pairs = positive_pairs(rng, 600)
         write_csv(f"{root}/eval.csv", header, [(u, i, i % NUM_GROUPS, 1) for u, i in eval_pairs])
         # Ground truth per user: the items of its eval rows (upstream's gt_items).
