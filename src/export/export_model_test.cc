@@ -1,6 +1,7 @@
 // Export end to end in the library: a DeepFM checkpoint is exported and the
 // scripted_model.pt it writes is loaded back with torch::jit::load and compared
 // with the model built from the checkpoint.
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -12,6 +13,8 @@
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
+#include "data/gen_data.h"
+#include "export/export_manifest.h"
 #include "export/export_test_util.h"
 #include "export/exporter.h"
 #include "features/feature_factory.h"
@@ -74,6 +77,15 @@ class ExportModelTest : public ::testing::Test {
     request.export_dir = dir_ / name;
     exporting::Export(request, Env(env));
     return request.export_dir;
+  }
+
+  // Generated rows as train_input_path, for the export's check run.
+  void UseGeneratedTrainData() {
+    data::GenDataOptions options;
+    options.output_dir = dir_ / "data";
+    options.num_rows = 40;
+    config_.set_train_input_path(data::GenerateData(config_, options).train_path);
+    SavePipelineConfig(config_, config_path_);
   }
 
   torch::jit::Module Load(const std::string& export_dir) {
@@ -205,6 +217,68 @@ TEST_F(ExportModelTest, AssetFilesAreCopiedUnderTheirOwnNames) {
   EXPECT_EQ(ReadTextFile(export_dir + "/readme.txt"), "hello");
   EXPECT_THAT(ReadTextFile(export_dir + "/model_acc.json"),
               HasSubstr("\"cand_seq_pk\": \"cand_seq\""));
+}
+
+TEST_F(ExportModelTest, ManifestListsEveryArtifactAndSameInputsGiveSameBytes) {
+  UseGeneratedTrainData();
+  // Two runs of the command: within one process TorchScript mangles the class
+  // names of a model built a second time.
+  const std::string first = dir_ / "export_a", second = dir_ / "export_b";
+  for (const std::string& export_dir : {first, second}) {
+    const std::string command = std::string(TZREC_BINARY) + " export --pipeline_config_path " + config_path_ +
+                                " --export_dir " + export_dir + " > /dev/null 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  const ExportManifest manifest =
+      ManifestFromJson(ReadTextFile(first + "/" + kExportManifestFile), "manifest");
+  EXPECT_EQ(manifest.checkpoint_path, config_.model_dir() + "/model.ckpt-5");
+  EXPECT_EQ(manifest.global_step, 5);
+  std::vector<std::string> paths;
+  for (const ManifestEntry& entry : manifest.files) paths.push_back(entry.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"fg.json", "model_acc.json", "pipeline.config",
+                                             "scripted_model.pt"}));
+  // The hashes are of what is on disk ...
+  EXPECT_EQ(ListArtifacts(first).size(), manifest.files.size());
+  for (size_t i = 0; i < manifest.files.size(); ++i) {
+    EXPECT_EQ(ListArtifacts(first)[i].sha256, manifest.files[i].sha256) << manifest.files[i].path;
+    EXPECT_EQ(fs::file_size(first + "/" + manifest.files[i].path), manifest.files[i].size);
+  }
+  // ... and a second export of the same checkpoint is byte-identical.
+  EXPECT_EQ(ReadTextFile(first + "/" + kExportManifestFile), ReadTextFile(second + "/" + kExportManifestFile));
+  EXPECT_NO_THROW(RequireCompleteExport(first));
+}
+
+TEST_F(ExportModelTest, IncompleteExportsAreRecognised) {
+  const std::string export_dir = Export("export", {});
+  fs::resize_file(export_dir + "/fg.json", 3);
+  EXPECT_THAT(ErrorOf([&] { RequireCompleteExport(export_dir); }), HasSubstr("fg.json with"));
+  fs::remove(export_dir + "/" + kExportManifestFile);
+  EXPECT_THAT(ErrorOf([&] { RequireCompleteExport(export_dir); }), HasSubstr("has no export_manifest.json"));
+}
+
+TEST_F(ExportModelTest, NonFiniteOutputsOnTrainRowsAreNotPublished) {
+  UseGeneratedTrainData();
+  checkpoint::NamedTensors state = model_->StateDict();
+  bool poisoned = false;
+  for (auto& [name, tensor] : state) {
+    if (name.find("deep") != std::string::npos && name.find("weight") != std::string::npos && !poisoned) {
+      tensor = tensor.clone().fill_(std::numeric_limits<float>::quiet_NaN());
+      poisoned = true;
+    }
+  }
+  ASSERT_TRUE(poisoned);
+  checkpoint::SaveCheckpoint(config_.model_dir(), 11, state, {});
+  const std::string error = ErrorOf([&] { Export("export", {{"MAX_EXPORT_BATCH_SIZE", "7"}}); });
+  EXPECT_THAT(error, HasSubstr("non-finite"));
+  EXPECT_THAT(error, HasSubstr("on 7 rows of " + config_.train_input_path()));
+  EXPECT_FALSE(fs::exists(dir_ / "export"));
+}
+
+TEST_F(ExportModelTest, CheckRunReadsTheTrainInputPath) {
+  config_.set_train_input_path(dir_ / "missing_*.csv");
+  SavePipelineConfig(config_, config_path_);
+  EXPECT_THAT(ErrorOf([&] { Export("export", {}); }), HasSubstr("missing_*.csv"));
+  EXPECT_FALSE(fs::exists(dir_ / "export"));
 }
 
 }  // namespace

@@ -54,11 +54,12 @@ void RefuseExistingExportDir(const std::string& export_dir) {
   }
 }
 
-std::unique_ptr<ExportStaging> ExportStaging::Begin(const std::string& export_dir_arg) {
+std::unique_ptr<ExportStaging> ExportStaging::Begin(const std::string& export_dir_arg,
+                                                    const std::string& published_dir) {
   if (export_dir_arg.empty()) FailConfig("--export_dir is empty");
   if (IsRemote(export_dir_arg)) {
-    FailConfig("--export_dir {}: remote export directories are not supported yet; export to a "
-               "local directory and upload it",
+    FailConfig("--export_dir {}: a remote export directory is staged locally by the export "
+               "command; this is a local writer",
                export_dir_arg);
   }
   const std::string export_dir = WithoutTrailingSlash(export_dir_arg);
@@ -82,12 +83,14 @@ std::unique_ptr<ExportStaging> ExportStaging::Begin(const std::string& export_di
   if (!fs::create_directory(staging, ec) || ec) {
     Fail("cannot create staging directory {}: {}", staging, ec.message());
   }
-  return std::unique_ptr<ExportStaging>(new ExportStaging(export_dir, staging, created));
+  return std::unique_ptr<ExportStaging>(new ExportStaging(
+      export_dir, published_dir.empty() ? export_dir : WithoutTrailingSlash(published_dir), staging, created));
 }
 
-ExportStaging::ExportStaging(std::string export_dir, std::string staging_dir,
+ExportStaging::ExportStaging(std::string export_dir, std::string published_dir, std::string staging_dir,
                              std::vector<std::string> created_parents)
     : export_dir_(std::move(export_dir)),
+      published_dir_(std::move(published_dir)),
       staging_dir_(std::move(staging_dir)),
       created_parents_(std::move(created_parents)) {}
 
@@ -121,8 +124,9 @@ std::string ExportStaging::LocalDir(const std::string& relative) const {
 }
 
 std::string ExportStaging::FinalPath(const std::string& relative) const {
-  if (relative.empty()) return export_dir_;
-  return (fs::path(export_dir_) / relative).string();
+  if (relative.empty()) return published_dir_;
+  // Not fs::path: "s3://b/p" must keep its double slash.
+  return published_dir_ + "/" + relative;
 }
 
 void ExportStaging::WriteFile(const std::string& relative, const std::string& content) const {

@@ -1,13 +1,14 @@
 // Where an export's files go, behind one small interface, so that an export
-// either appears complete or not at all and remote export dirs (s3://, oss://)
-// can be added as another target.
+// either appears complete or not at all.
 //
-// Every artifact is written into a local staging directory; Publish() then
-// moves the whole directory into place in one step. For a local export_dir
-// the staging directory is "<export_dir>.tmp-<pid>" beside it and publishing is
-// a rename(2) that refuses to replace an existing path; a remote target would
-// stage under LOCAL_CACHE_DIR and upload instead. An ExportStaging destroyed
-// without Publish() (an error on the way) removes what it wrote.
+// Every artifact is written into a local staging directory
+// "<export_dir>.tmp-<pid>" beside export_dir; Publish() then moves the whole
+// directory into place with a rename(2) that refuses to replace an existing
+// path. An ExportStaging destroyed without Publish() (an error on the way)
+// removes what it wrote. Remote export dirs (s3://, oss://) are exported into a
+// local work directory first and uploaded by export/remote/; artifacts that
+// name their own final location (pipeline.config's asset paths) are then told
+// the remote URL through `published_dir`.
 #pragma once
 
 #include <memory>
@@ -19,9 +20,12 @@ namespace tzrec::exporting {
 class ExportStaging {
  public:
   // Refuses an export_dir that exists ("directory <export_dir> already exist.",
-  // as upstream) or a remote URL (not supported yet); creates the staging
-  // directory and any missing parents of export_dir.
-  static std::unique_ptr<ExportStaging> Begin(const std::string& export_dir);
+  // as upstream) or a remote URL (export/remote/ stages those locally); creates
+  // the staging directory and any missing parents of export_dir.
+  // `published_dir`: where the export will finally be read from when that is
+  // not export_dir (an upload target); empty: export_dir.
+  static std::unique_ptr<ExportStaging> Begin(const std::string& export_dir,
+                                              const std::string& published_dir = "");
 
   ~ExportStaging();
   ExportStaging(const ExportStaging&) = delete;
@@ -38,7 +42,7 @@ class ExportStaging {
   // The directory `relative` inside the staging directory, created ("" = the
   // staging directory itself).
   std::string LocalDir(const std::string& relative) const;
-  // The final location of `relative` (export_dir/relative).
+  // The final location of `relative` (published_dir/relative).
   std::string FinalPath(const std::string& relative) const;
 
   void WriteFile(const std::string& relative, const std::string& content) const;
@@ -50,11 +54,12 @@ class ExportStaging {
   void Publish();
 
  private:
-  ExportStaging(std::string export_dir, std::string staging_dir,
+  ExportStaging(std::string export_dir, std::string published_dir, std::string staging_dir,
                 std::vector<std::string> created_parents);
   void RemoveStaging() noexcept;
 
   std::string export_dir_;
+  std::string published_dir_;
   std::string staging_dir_;
   std::vector<std::string> created_parents_;  // deepest first; removed on failure if empty
   bool finished_ = false;  // published, or failed and cleaned up

@@ -83,9 +83,17 @@ TEST(ExportStagingTest, TrailingSlashIsTheSameDirectory) {
   EXPECT_TRUE(fs::is_directory(dir / "export"));
 }
 
-TEST(ExportStagingTest, RemoteDirectoriesAreRefusedForNow) {
+TEST(ExportStagingTest, RemoteDirectoriesAreNotWrittenDirectly) {
   EXPECT_THAT(ErrorOf([] { ExportStaging::Begin("s3://bucket/export"); }),
               HasSubstr("s3://bucket/export"));
+}
+
+TEST(ExportStagingTest, FinalPathsNameThePublishedLocation) {
+  ScratchDir dir;
+  auto staging = ExportStaging::Begin(dir / "work/export", "s3://bucket/models/export/");
+  EXPECT_EQ(staging->FinalPath(""), "s3://bucket/models/export");
+  EXPECT_EQ(staging->FinalPath("user"), "s3://bucket/models/export/user");
+  EXPECT_EQ(staging->export_dir(), dir / "work/export");
 }
 
 TEST(ExportStagingTest, CopyingAMissingFileNamesIt) {

@@ -8,6 +8,8 @@
 #include "config/pipeline_config.h"
 #include "export/checkpoint_choice.h"
 #include "export/distributed/distributed_export.h"
+#include "export/export_check.h"
+#include "export/export_manifest.h"
 #include "export/export_staging.h"
 #include "export/exported_config.h"
 #include "export/model_export.h"
@@ -33,18 +35,30 @@ void CheckAssetFiles(const std::vector<std::string>& asset_files) {
   }
 }
 
-// One exported directory: model, config, fg.json, model_acc.json, assets.
+// Rows for the check run of `set`: the item tower reads --item_input_path when
+// given (as upstream), everything else train_input_path.
+ExportCheckOptions CheckOptionsFor(const ExportFeatureSet& set, const ExportRequest& request,
+                                   const protos::EasyRecConfig& config, const ExportEnv& env) {
+  ExportCheckOptions options;
+  options.input_path = set.subdir == "item" && !request.item_input_path.empty() ? request.item_input_path
+                                                                                 : config.train_input_path();
+  options.max_rows = env.max_export_batch_size.value_or(0);
+  return options;
+}
+
+// One exported directory: model, config, fg.json, model_acc.json, assets;
+// then its check run.
 void WriteArtifactSet(const ExportStaging& staging, const ExportFeatureSet& set,
                       const protos::EasyRecConfig& config, const ModelExporter& model,
                       const nlohmann::ordered_json& model_acc,
-                      const std::vector<std::string>& asset_files) {
+                      const std::vector<std::string>& asset_files, ExportCheckOptions check) {
   const std::string where = set.subdir.empty() ? staging.export_dir() : staging.FinalPath(set.subdir);
   spdlog::info("exporting {} ({} features)", where, set.features.size());
 
-  const std::vector<std::string> outputs =
+  const ModelExporter::Written written =
       model.Write(set, staging.LocalPath(JoinPath(set.subdir, "scripted_model.pt")));
   std::string output_list;
-  for (const auto& name : outputs) output_list += (output_list.empty() ? "" : ", ") + name;
+  for (const auto& name : written.output_names) output_list += (output_list.empty() ? "" : ", ") + name;
   spdlog::info("scripted_model.pt outputs: {}", output_list);
 
   // Feature assets go beside the model under "<stem>_<md5><ext>"; the config
@@ -63,6 +77,8 @@ void WriteArtifactSet(const ExportStaging& staging, const ExportFeatureSet& set,
   for (const std::string& asset : asset_files) {
     staging.CopyFile(asset, JoinPath(set.subdir, fs::path(asset).filename().string()));
   }
+  check.input_tile = written.takes_batch_size;
+  CheckExportedModel(local_dir, exported, check);
 }
 
 }  // namespace
@@ -89,10 +105,6 @@ void Export(const ExportRequest& request, const EnvLookup& env_lookup) {
   if (request.export_dir.empty()) FailConfig("--export_dir is required");
   RefuseExistingExportDir(request.export_dir);
   CheckAssetFiles(request.asset_files);
-  if (!request.item_input_path.empty()) {
-    spdlog::info("--item_input_path {} is not needed: tzrec scripts the model without sample data",
-                 request.item_input_path);
-  }
 
   const FeatureList feature_list = CreateFeatures(config);
   const std::vector<const Feature*> features = FeaturePointers(feature_list);
@@ -114,10 +126,13 @@ void Export(const ExportRequest& request, const EnvLookup& env_lookup) {
   const ModelExporter model(config, features, env, checkpoint);
   const nlohmann::ordered_json model_acc = ModelAccJson(env, additional);
 
-  std::unique_ptr<ExportStaging> staging = ExportStaging::Begin(request.export_dir);
+  std::unique_ptr<ExportStaging> staging = ExportStaging::Begin(request.export_dir, request.published_export_dir);
   for (const ExportFeatureSet& set : sets) {
-    WriteArtifactSet(*staging, set, config, model, model_acc, request.asset_files);
+    WriteArtifactSet(*staging, set, config, model, model_acc, request.asset_files,
+                     CheckOptionsFor(set, request, config, env));
   }
+  // Last: the manifest vouches for everything written before it.
+  WriteExportManifest(*staging, checkpoint);
   staging->Publish();
   spdlog::info("exported to {}", staging->export_dir());
 }

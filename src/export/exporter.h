@@ -25,15 +25,17 @@ namespace tzrec::exporting {
 struct ExportRequest {
   std::string pipeline_config_path;
   std::string export_dir;
+  // Where the export will be read from when export_dir is only a local work
+  // directory (s3:// uploads); artifacts naming their own location use it.
+  std::string published_export_dir;
   // Empty: latest (or best, per export_config) checkpoint of model_dir.
   std::string checkpoint_path;
   // Extra files copied into every exported directory under their own names.
   std::vector<std::string> asset_files;
   // JSON object merged into model_acc.json; empty for none.
   std::string additional_export_config;
-  // Upstream reads a sample batch for tracing the item tower from here;
-  // tzrec builds TorchScript directly and needs no sample, so it is accepted
-  // for compatibility and otherwise unused.
+  // Rows for the item tower's check run (a match model's item/ export), as
+  // upstream reads its sample batch from here; empty: train_input_path.
   std::string item_input_path;
   // USE_DISTRIBUTED_EMBEDDING=1: row shards per table (0: DIST_NUM_SHARDS, else 1).
   int num_shards = 0;

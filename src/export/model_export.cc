@@ -55,7 +55,7 @@ ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
 
 ModelExporter::~ModelExporter() = default;
 
-std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
+ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
                                               const std::string& path) const {
   models::ModelBuildOptions options;
   options.table_storage = state_->pooled_storage;
@@ -75,13 +75,13 @@ std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
   model->SetTraining(false);
   if (state_->input_tile == 0) {
     model->SaveScripted(path);
-    return model->output_names();
+    return {model->output_names(), false};
   }
   const TiledInputs tiled = UserTiledInputs(set.features);
   if (tiled.sparse.empty() && tiled.dense.empty() && !set.subdir.empty()) {
     // A match tower without user-side inputs (the item tower): nothing to tile.
     model->SaveScripted(path);
-    return model->output_names();
+    return {model->output_names(), false};
   }
   spdlog::info("INPUT_TILE={}: {} user-side input(s) arrive with batch 1", state_->input_tile,
                tiled.sparse.size() + tiled.dense.size());
@@ -92,7 +92,7 @@ std::vector<std::string> ModelExporter::Write(const ExportFeatureSet& set,
   } catch (const c10::Error& e) {
     Fail("cannot save {}: {}", path, e.what_without_backtrace());
   }
-  return model->output_names();
+  return {model->output_names(), true};
 }
 
 }  // namespace tzrec::exporting

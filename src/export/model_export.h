@@ -26,8 +26,11 @@ class ModelExporter {
   // Builds the module for `set` (the whole model, or the "user" / "item" tower
   // of a match model), restores the checkpoint into it with its tables in the
   // exported storage, switches it to inference and saves it to `path`.
-  // Returns the names of forward's outputs.
-  std::vector<std::string> Write(const ExportFeatureSet& set, const std::string& path) const;
+  struct Written {
+    std::vector<std::string> output_names;  // forward's outputs, in order
+    bool takes_batch_size = false;          // INPUT_TILE wrapper: "batch_size" input
+  };
+  Written Write(const ExportFeatureSet& set, const std::string& path) const;
 
  private:
   struct State;

@@ -1,7 +1,5 @@
 #include "features/fg_json.h"
 
-#include <openssl/evp.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/file_digest.h"
 #include "features/feature_factory.h"
 #include "features/python_json.h"
 
@@ -18,26 +17,7 @@ namespace tzrec {
 
 namespace fs = std::filesystem;
 
-std::string Md5HexOfFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail("cannot open asset file {}", path);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) {
-    Fail("cannot start MD5 of {}", path);
-  }
-  char buffer[1 << 16];
-  while (in) {
-    in.read(buffer, sizeof(buffer));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer, static_cast<size_t>(in.gcount()));
-  }
-  if (in.bad()) Fail("cannot read asset file {}", path);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
+std::string Md5HexOfFile(const std::string& path) { return FileDigestHex(path, DigestKind::kMd5); }
 
 FeatureAssets CopyFeatureAssets(const Feature& feature, const std::string& asset_dir) {
   FeatureAssets renamed;

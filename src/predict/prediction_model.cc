@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/data_options.h"
+#include "export/export_manifest.h"
 #include "features/fg_json.h"
 #include "models/modules/jit_module.h"
 
@@ -61,6 +62,8 @@ std::unique_ptr<PredictionModel> PredictionModel::FromExportDir(const std::strin
   }
   RequireFile(dir / "pipeline.config", "exported config");
   RequireFile(dir / "fg.json", "exported FG spec");
+  // An export being written, uploaded or broken off has no manifest yet.
+  exporting::RequireCompleteExport(export_dir);
 
   std::unique_ptr<PredictionModel> m(new PredictionModel());
   m->source_ = "export dir " + export_dir;

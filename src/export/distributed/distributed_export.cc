@@ -11,6 +11,7 @@
 #include "config/pipeline_config.h"
 #include "export/distributed/dense_graph.h"
 #include "export/distributed/sparse_tables.h"
+#include "export/export_manifest.h"
 #include "export/export_staging.h"
 #include "export/exported_config.h"
 #include "features/export_features.h"
@@ -86,6 +87,9 @@ void ExportDistributedEmbedding(const DistributedExportRequest& request,
   for (const std::string& asset : request.asset_files) {
     staging->CopyFile(asset, fs::path(asset).filename().string());
   }
+  // Last: the manifest vouches for everything written before it (it hashes
+  // the shards too, reading them once more).
+  WriteExportManifest(*staging, checkpoint);
   staging->Publish();
   spdlog::info("exported to {}", staging->export_dir());
 }

@@ -228,7 +228,10 @@ void ExportWithRemotePaths(const exporting::ExportRequest& request,
     const std::string relative = fs::relative(local.checkpoint_path, work.Sub("model_dir")).generic_string();
     remote_checkpoint_url = relative == "." ? url.ToString() : url.Child(relative).ToString();
   }
-  if (destination) local.export_dir = work.Sub("export");
+  if (destination) {
+    local.export_dir = work.Sub("export");
+    local.published_export_dir = request.export_dir;
+  }
 
   exporting::Export(local, env);
   if (!destination) return;
