@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "features/embedding_tables.h"
 #include "models/modules/jit_module.h"
+#include "models/modules/sequence_encoder.h"
 
 namespace tzrec::models {
 namespace {
@@ -248,13 +249,48 @@ class GroupSourceBuilder {
                    protos::FeatureGroupType_Name(type));
       }
       if (group.sequence_groups_size() > 0 || group.sequence_encoders_size() > 0) {
-        FailConfig("{}: sequence_groups/sequence_encoders are not supported by tzrec's model "
-                   "builder yet (use a SEQUENCE group with a DIN tower)",
-                   Where(g));
+        CheckNestedSequences(g, group);
       }
       if (!names.insert(group.group_name()).second) FailConfig("{}: duplicate group_name", Where(g));
       if (group.feature_names_size() == 0) FailConfig("{}: has no feature_names", Where(g));
     }
+  }
+
+  // A DEEP group's sequence_groups and sequence_encoders, checked as
+  // upstream's EmbeddingGroup does.
+  void CheckNestedSequences(int g, const protos::FeatureGroupConfig& group) const {
+    if (group.group_type() != protos::DEEP) {
+      FailConfig("{}: sequence_groups and sequence_encoders belong in DEEP groups", Where(g));
+    }
+    if (group.sequence_groups_size() == 0) FailConfig("{}: sequence_encoders need sequence_groups", Where(g));
+    if (group.sequence_encoders_size() == 0) FailConfig("{}: sequence_groups need sequence_encoders", Where(g));
+    if (group.sequence_groups_size() > 1) {
+      for (const auto& sg : group.sequence_groups()) {
+        if (sg.group_name().empty()) {
+          FailConfig("{}: with several sequence_groups each needs a group_name", Where(g));
+        }
+      }
+    }
+  }
+
+  // The name of a DEEP group's sequence group (the group's own name when it
+  // has a single unnamed one, as upstream).
+  static std::string NestedName(const protos::FeatureGroupConfig& group,
+                                const protos::SeqGroupConfig& sg) {
+    return sg.group_name().empty() ? group.group_name() : sg.group_name();
+  }
+
+  // The group a nested sequence group's tables are named in: SEQUENCE, with
+  // the parent's embedding_name_suffix unless it sets its own.
+  static protos::FeatureGroupConfig NestedTableGroup(const protos::FeatureGroupConfig& group,
+                                                     const protos::SeqGroupConfig& sg) {
+    protos::FeatureGroupConfig table_group;
+    table_group.set_group_name(NestedName(group, sg));
+    table_group.set_group_type(protos::SEQUENCE);
+    table_group.set_embedding_name_suffix(sg.embedding_name_suffix().empty()
+                                              ? group.embedding_name_suffix()
+                                              : sg.embedding_name_suffix());
+    return table_group;
   }
 
   // The table a sparse feature reads in a group (pooled: WIDE renaming and
@@ -277,6 +313,13 @@ class GroupSourceBuilder {
       for (const std::string& name : group.feature_names()) {
         const Feature& feature = FeatureOf(g, name);
         if (feature.is_sparse()) tables[name].insert(TableOf(feature, group).name);
+      }
+      for (const auto& sg : group.sequence_groups()) {
+        const protos::FeatureGroupConfig table_group = NestedTableGroup(group, sg);
+        for (const std::string& name : sg.feature_names()) {
+          const Feature& feature = FeatureOf(g, name);
+          if (feature.is_sparse()) ec_tables_of_[name].insert(TableOf(feature, table_group).name);
+        }
       }
     }
   }
@@ -321,8 +364,49 @@ class GroupSourceBuilder {
       parts.push_back(PooledLookup(feature, table));
       dims.push_back(table.embedding_dim);
     }
-    outputs_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()),
-                            Join(parts));
+    if (group.sequence_groups_size() == 0) {
+      outputs_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()),
+                              Join(parts));
+      SetDims(group.group_name(), dims);
+      return;
+    }
+    // Sequence groups inside a DEEP group: their parts join the outputs, and
+    // each encoder's result is appended to the group once they exist.
+    std::vector<std::string> names;
+    for (const auto& sg : group.sequence_groups()) {
+      names.push_back(NestedName(group, sg));
+      AddSequenceParts(g, names.back(), sg.feature_names(), NestedTableGroup(group, sg));
+    }
+    torch::jit::Module encoders = NewModule("ModuleList");
+    for (int i = 0; i < group.sequence_encoders_size(); ++i) {
+      const protos::SeqEncoderConfig& config = group.sequence_encoders(i);
+      const std::string where = fmt::format("{}.sequence_encoders[{}]", Where(g), i);
+      const auto* field = config.GetDescriptor()->FindFieldByNumber(config.seq_module_case());
+      std::string input;
+      if (field != nullptr) {
+        const auto& message = config.GetReflection()->GetMessage(config, field);
+        const auto* input_field = message.GetDescriptor()->FindFieldByName("input");
+        if (input_field != nullptr) input = message.GetReflection()->GetString(message, input_field);
+      }
+      if (input.empty() && names.size() == 1) input = names[0];
+      if (input.empty()) FailConfig("{}: needs an input (the group has several sequence_groups)", where);
+      if (std::find(names.begin(), names.end(), input) == names.end()) {
+        FailConfig("{}: input '{}' is not one of the group's sequence_groups", where, input);
+      }
+      SequenceEncoder encoder =
+          BuildSequenceEncoder(config, input, layout_.group_total_dim.at(input + ".query"),
+                               layout_.group_total_dim.at(input + ".sequence"), where);
+      AddChild(encoders, std::to_string(i), encoder.module);
+      const std::string var = NewVar("enc");
+      encoder_lines_ += fmt::format(
+          "    {} = getattr(getattr(self._group_name_to_seq_encoders, {}), \"{}\").forward(out)\n",
+          var, PyStr(group.group_name()), i);
+      parts.push_back(var);
+      dims.push_back(encoder.output_dim);
+    }
+    encoder_lines_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()),
+                                  Join(parts));
+    seq_encoders_.emplace_back(group.group_name(), encoders);
     SetDims(group.group_name(), dims);
   }
 
@@ -461,11 +545,22 @@ class GroupSourceBuilder {
   }
 
   void AddSequenceGroup(int g, const protos::FeatureGroupConfig& group) {
-    const std::string& name = group.group_name();
+    AddSequenceParts(g, group.group_name(), group.feature_names(), group);
+    layout_.sequence_groups.push_back(group.group_name());
+  }
+
+  // The query, sequence and sequence_length outputs of sequence group `name`
+  // with `feature_names`; tables are named as in `table_group`.
+  void AddSequenceParts(int g, const std::string& name,
+                        const google::protobuf::RepeatedPtrField<std::string>& feature_names,
+                        const protos::FeatureGroupConfig& group) {
+    if (layout_.has_group(name + ".query")) {
+      FailConfig("{}: sequence group name '{}' is used twice", Where(g), name);
+    }
     std::vector<int64_t> query_dims, sequence_dims;
     std::vector<std::string> query_parts;
     std::vector<Jagged> sequences;
-    for (const std::string& feature_name : group.feature_names()) {
+    for (const std::string& feature_name : feature_names) {
       const Feature& feature = FeatureOf(g, feature_name);
       if (!feature.is_sequence()) {
         if (feature.is_dense()) {
@@ -510,7 +605,7 @@ class GroupSourceBuilder {
     }
     SetDims(name + ".query", query_dims);
     SetDims(name + ".sequence", sequence_dims);
-    layout_.sequence_groups.push_back(name);
+    has_sequence_parts_ = true;
   }
 
   // --- assembly -----------------------------------------------------------------
@@ -559,7 +654,7 @@ class GroupSourceBuilder {
     AddChild(result.module, "emb_impls", impls);
 
     const bool has_ec = with_tables && !ec_tables_.empty();
-    if (!layout_.sequence_groups.empty()) {
+    if (has_sequence_parts_) {
       torch::jit::Module ec_dict = NewModule("ModuleDict");
       if (has_ec) {
         for (uint32_t dim : ec_dim_order_) {
@@ -580,6 +675,12 @@ class GroupSourceBuilder {
       AddChild(result.module, "seq_emb_impls", seq_impls);
     }
 
+    if (!seq_encoders_.empty()) {
+      // Upstream's attribute name, so encoder parameters keep their state-dict names.
+      torch::jit::Module by_group = NewModule("ModuleDict");
+      for (const auto& [name, encoders] : seq_encoders_) AddChild(by_group, name, encoders);
+      AddChild(result.module, "_group_name_to_seq_encoders", by_group);
+    }
     std::string source = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
     if (with_tables && !pooled_tables_.empty()) {
       source += fmt::format("    bags = getattr(self.emb_impls, {}).ebc.embedding_bags\n",
@@ -591,7 +692,7 @@ class GroupSourceBuilder {
     }
     source += lookups_;
     source += "    out: Dict[str, Tensor] = {}\n";
-    source += outputs_ + "    return out\n";
+    source += outputs_ + encoder_lines_ + "    return out\n";
     DefineMethods(result.module, kGroupHelpers);
     DefineMethods(result.module, source);
     result.layout = std::move(layout_);
@@ -610,7 +711,9 @@ class GroupSourceBuilder {
   std::vector<uint32_t> ec_dim_order_;
   std::map<std::pair<std::string, std::string>, std::string> pooled_vars_, query_vars_;
   std::map<std::pair<std::string, std::string>, Jagged> sequence_vars_;
-  std::string lookups_, outputs_;
+  std::string lookups_, outputs_, encoder_lines_;
+  std::vector<std::pair<std::string, torch::jit::Module>> seq_encoders_;
+  bool has_sequence_parts_ = false;
   int next_var_ = 0;
 };
 

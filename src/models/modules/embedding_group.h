@@ -19,7 +19,13 @@
 //     sequence of the batch;
 //   - "g.sequence_length" int64 [B]: the first sequence feature's lengths.
 // Dense sequence features read data["f.values"] [elements, dim] and
-// data["f.lengths"]. Their tables live at
+// data["f.lengths"].
+//
+// A DEEP group may nest sequence_groups (each named, or named after the DEEP
+// group when it is the only one) that give the same three tensors, and
+// sequence_encoders (modules/sequence_encoder.h) whose outputs are appended to
+// the DEEP group's tensor; they live at
+// _group_name_to_seq_encoders.<group>.<i>, upstream's path. Their tables live at
 // seq_emb_impls.__BASE__.ec_dict.<embedding_dim>.embeddings.<table>.weight, the
 // path of upstream's EmbeddingCollection per dim.
 //
@@ -93,7 +99,8 @@ struct EmbeddingGroupLayout {
   // upstream's group_total_dim names them.
   std::map<std::string, std::vector<int64_t>> group_dims;
   std::map<std::string, int64_t> group_total_dim;
-  // SEQUENCE group names, in config order.
+  // SEQUENCE group names, in config order (not the sequence_groups nested in
+  // DEEP groups, which their encoders consume).
   std::vector<std::string> sequence_groups;
   // Module paths (relative to the group module) of every table's weight, and
   // the storage each has.
@@ -116,9 +123,9 @@ struct EmbeddingGroup {
   EmbeddingGroupLayout layout;
 };
 
-// ConfigError for JAGGED_SEQUENCE groups, sequence_groups/sequence_encoders
-// inside DEEP groups, dense features with dense embeddings, features outside
-// the base data group: tzrec's builder does not handle those yet.
+// ConfigError for JAGGED_SEQUENCE groups, sequence encoders other than DIN,
+// simple attention and pooling, dense features with dense embeddings, features
+// outside the base data group: tzrec's builder does not handle those yet.
 EmbeddingGroup BuildEmbeddingGroup(const std::vector<const Feature*>& features,
                                    const google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig>& groups,
                                    const EmbeddingGroupOptions& options);

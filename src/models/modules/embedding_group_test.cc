@@ -6,6 +6,7 @@
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
+#include "models/model_test_util.h"
 
 namespace tzrec::models {
 namespace {
@@ -280,6 +281,59 @@ TEST(EmbeddingGroupTest, ConfigErrors) {
   g.config.mutable_model_config()->mutable_feature_groups()->Mutable(2)->set_group_type(
       protos::JAGGED_SEQUENCE);
   EXPECT_THROW(g.Build(), ConfigError);
+}
+
+// A DEEP group with a nested sequence group and two encoders.
+TEST(EmbeddingGroupTest, NestedSequenceGroupsFeedTheirEncoders) {
+  Fixture f;
+  auto* groups = f.config.mutable_model_config()->mutable_feature_groups();
+  groups->DeleteSubrange(1, 2);  // keep "deep"
+  auto* deep = groups->Mutable(0);
+  auto* sg = deep->add_sequence_groups();  // unnamed: takes the name "deep"
+  for (const char* name : {"item", "click__item", "click__price"}) sg->add_feature_names(name);
+  deep->add_sequence_encoders()->mutable_din_encoder()->mutable_attn_mlp()->add_hidden_units(4);
+  deep->add_sequence_encoders()->mutable_pooling_encoder()->set_pooling_type("mean");
+  EmbeddingGroup group = f.Build();
+  // Members 4 + 4 + 1, DIN over the 5-wide sequence, mean pooling of it.
+  EXPECT_EQ(group.layout.dims("deep", "t"), (std::vector<int64_t>{4, 4, 1, 5, 5}));
+  EXPECT_TRUE(group.layout.sequence_groups.empty());
+  std::vector<std::string> names;
+  for (const auto& p : group.module.named_parameters()) names.push_back(p.name);
+  for (const char* name : {"_group_name_to_seq_encoders.deep.0.mlp.mlp.0.perceptron.0.weight",
+                           "_group_name_to_seq_encoders.deep.0.linear.weight",
+                           "seq_emb_impls.__BASE__.ec_dict.4.embeddings.click__item_emb.weight"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  TensorMap in = Inputs();
+  auto out = RunGroup(group, in);
+  at::Tensor deep_out = out.at("deep");
+  ASSERT_EQ(deep_out.sizes(), (std::vector<int64_t>{3, 19}));
+  // The mean-pooling encoder: mean of each row's valid elements, 0 for none.
+  at::Tensor seq = out.at("deep.sequence");
+  at::Tensor mean = at::stack({seq[0].slice(0, 0, 2).mean(0), at::zeros({5}), seq[2].mean(0)});
+  EXPECT_TRUE(at::allclose(deep_out.slice(1, 14, 19), mean, 1e-6, 1e-6));
+  // The DIN output is a convex combination of the valid elements: its price
+  // column lies between the row's smallest and largest price.
+  at::Tensor din_price = deep_out.select(1, 13);
+  EXPECT_GE(din_price[0].item<float>(), 0.1f - 1e-6f);
+  EXPECT_LE(din_price[0].item<float>(), 0.2f + 1e-6f);
+  EXPECT_GE(din_price[2].item<float>(), 0.3f - 1e-6f);
+  EXPECT_LE(din_price[2].item<float>(), 0.5f + 1e-6f);
+
+  deep->mutable_sequence_encoders(1)->mutable_pooling_encoder()->set_input("other");
+  EXPECT_THROW(f.Build(), ConfigError);
+}
+
+TEST(EmbeddingGroupTest, UpstreamDbmtlSeqConfigBuilds) {
+  auto b = testing::BuildFromConfig(testing::UpstreamConfigWithSmallTables("dbmtl_taobao_seq"));
+  // 16 features of dim 16, then DIN over the 48-wide click sequence.
+  EXPECT_EQ(testing::StateTensor(*b.model, "model.bottom_mlp.mlp.0.perceptron.0.weight").sizes(),
+            (std::vector<int64_t>{512, 256 + 48}));
+  EXPECT_EQ(testing::StateTensor(*b.model,
+                                 "model.embedding_group._group_name_to_seq_encoders.all.0.mlp.mlp."
+                                 "0.perceptron.0.weight")
+                .sizes(),
+            (std::vector<int64_t>{32, 192}));
 }
 
 }  // namespace
