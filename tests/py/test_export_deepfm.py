@@ -8,12 +8,14 @@ tzrec binary. Skipped while tzrec has no train_eval subcommand.
 import json
 import os
 import shutil
+import subprocess
 import tempfile
+import time
 import unittest
 
 import torch
 
-from tzrec_cli import run, small_config_head
+from tzrec_cli import TZREC, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='') + """
 model_config {{
@@ -176,6 +178,26 @@ class ExportDeepFMTest(unittest.TestCase):
         with open(os.path.join(export_dir, "model_acc.json")) as f:
             self.assertEqual(json.load(f),
                              {"SPARSE_INT64": "1", "QUANT_EMB": "0", "cand_seq_pk": "cand_seq"})
+
+    def test_killed_export_leaves_no_export_dir(self):
+        export_dir = os.path.join(self.root, "killed")
+        proc = subprocess.Popen([TZREC, "export", "--pipeline_config_path", self.config_path,
+                                 "--export_dir", export_dir],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        staging = []
+        deadline = time.time() + 60
+        while not staging and proc.poll() is None and time.time() < deadline:
+            staging = [n for n in os.listdir(self.root) if n.startswith("killed.tmp-")]
+            time.sleep(0.001)
+        proc.kill()
+        proc.wait()
+        self.assertTrue(staging, "the export ended before it was seen writing")
+        self.assertFalse(os.path.exists(export_dir))
+        # The same export run again completes, with its manifest.
+        run(["export", "--pipeline_config_path", self.config_path, "--export_dir", export_dir])
+        with open(os.path.join(export_dir, "export_manifest.json")) as f:
+            manifest = json.load(f)
+        self.assertIn("scripted_model.pt", [entry["path"] for entry in manifest["files"]])
 
     def test_existing_export_dir_is_refused(self):
         export_dir = self.export("fp32", {"QUANT_EMB": "0"})
