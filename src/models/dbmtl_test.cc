@@ -53,16 +53,6 @@ TEST(DBMTLTest, BuildsUpstreamJrcExample) {
   EXPECT_EQ(StateMap(*b.model).at("model.task_outputs.1.weight").size(0), 2);
 }
 
-TEST(DBMTLTest, SequenceExampleIsAClearConfigError) {
-  protos::EasyRecConfig config = LoadPipelineConfig(Upstream("dbmtl_taobao_seq"));
-  try {
-    BuildModelFrom(config);
-    FAIL() << "dbmtl_taobao_seq built";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("sequence"), std::string::npos) << e.what();
-  }
-}
-
 TEST(DBMTLTest, StateDictOrderFollowsUpstream) {
   BuiltModel b = BuildModelFrom(testing::SmallMultiTaskConfig(SmallDBMTL(
       "bottom_mlp { hidden_units: [7] } expert_mlp { hidden_units: [6] } num_expert: 2 ")));

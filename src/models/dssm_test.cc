@@ -168,12 +168,12 @@ TEST(DSSMTest, LearnsInBatchRetrieval) {
 
 TEST(DSSMTest, UpstreamTaobaoConfig) {
   auto config = testing::UpstreamConfigWithSmallTables("dssm_taobao");
-  // The user group's sequence part is not supported by the model builder yet.
+  // The negative sampler's data group is not supported by the model builder yet.
   try {
     BuildFromConfig(config);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("sequence"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("data group"), std::string::npos) << e.what();
   }
   auto* user_group = config.mutable_model_config()->mutable_feature_groups(0);
   user_group->clear_sequence_groups();
