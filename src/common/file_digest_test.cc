@@ -1,5 +1,6 @@
 #include "common/file_digest.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -10,22 +11,33 @@
 namespace tzrec {
 namespace {
 
-TEST(FileDigestTest, KnownDigestsOfAbc) {
-  const std::string path = (std::filesystem::temp_directory_path() / "tzrec_digest_abc").string();
-  { std::ofstream(path, std::ios::binary) << "abc"; }
-  // RFC 1321 and FIPS 180-2 test vectors.
-  EXPECT_EQ(FileDigestHex(path, DigestKind::kMd5), "900150983cd24fb0d6963f7d28e17f72");
-  EXPECT_EQ(FileDigestHex(path, DigestKind::kSha256),
+// RFC 1321 and FIPS 180-2 test vectors.
+TEST(FileDigestTest, KnownVectors) {
+  EXPECT_EQ(DigestHex("abc", DigestKind::kMd5), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(DigestHex("", DigestKind::kSha256),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(DigestHex("abc", DigestKind::kSha256),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  std::filesystem::remove(path);
 }
 
-TEST(FileDigestTest, MissingFileIsAnErrorNamingIt) {
+TEST(FileDigestTest, FilesAndRanges) {
+  const std::string path = (std::filesystem::temp_directory_path() / "tzrec_digest_test.bin").string();
+  std::string content(3 << 20, 'x');  // spans several read blocks
+  content += "abc";
+  { std::ofstream(path, std::ios::binary) << content; }
+  for (DigestKind kind : {DigestKind::kMd5, DigestKind::kSha256}) {
+    EXPECT_EQ(FileDigestHex(path, kind), DigestHex(content, kind));
+  }
+  EXPECT_EQ(FileDigestHex(path, DigestKind::kSha256, content.size() - 3, 3),
+            DigestHex("abc", DigestKind::kSha256));
+  EXPECT_EQ(FileDigestHex(path, DigestKind::kSha256, 5, 0), DigestHex("", DigestKind::kSha256));
+  EXPECT_THROW(FileDigestHex(path, DigestKind::kSha256, content.size() - 2, 3), Error);  // past the end
+  std::remove(path.c_str());
   try {
-    FileDigestHex("/nonexistent/tzrec_asset.txt", DigestKind::kSha256);
+    FileDigestHex(path, DigestKind::kSha256);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/tzrec_asset.txt"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
   }
 }
 

@@ -59,6 +59,14 @@ ExportManifest ManifestFromJson(const std::string& text, const std::string& orig
   return manifest;
 }
 
+ExportManifest ReadExportManifest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail("cannot read {}", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ManifestFromJson(text.str(), path);
+}
+
 void WriteExportManifest(const ExportStaging& staging, const CheckpointChoice& checkpoint) {
   ExportManifest manifest;
   manifest.checkpoint_path = checkpoint.path;
@@ -79,10 +87,7 @@ void RequireCompleteExport(const std::string& dir) {
     Fail("{} has no {}: the export is incomplete (still being written or uploaded, or it failed)", dir,
          kExportManifestFile);
   }
-  std::ifstream in(manifest_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const ExportManifest manifest = ManifestFromJson(text.str(), manifest_path.string());
+  const ExportManifest manifest = ReadExportManifest(manifest_path.string());
   for (const ManifestEntry& entry : manifest.files) {
     const fs::path file = root / entry.path;
     // Only the files of the directory being used: a tower needs its own.

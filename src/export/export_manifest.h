@@ -44,6 +44,8 @@ std::vector<ManifestEntry> ListArtifacts(const std::string& dir);
 std::string ManifestToJson(const ExportManifest& manifest);
 // Error naming `origin` on malformed content.
 ExportManifest ManifestFromJson(const std::string& text, const std::string& origin);
+// The manifest file at `path`; Error naming it when unreadable or malformed.
+ExportManifest ReadExportManifest(const std::string& path);
 
 // Writes export_manifest.json into `staging` for everything staged so far and
 // the checkpoint it came from: the last file of an export, before Publish().

@@ -7,14 +7,14 @@
 #include <functional>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/file_digest.h"
+#include "export/export_manifest.h"
 #include "export/remote/parallel_tasks.h"
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
-#include "export/remote/sha256.h"
 
 namespace tzrec::remote {
 
@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kManifestFile[] = "export_manifest.json";
+constexpr const char* kManifestFile = exporting::kExportManifestFile;
 
 bool ObjectExists(const S3Client& client, const RemoteUrl& url) {
   const ListPage page = client.List(url.scheme, url.bucket, url.key);
@@ -30,27 +30,6 @@ bool ObjectExists(const S3Client& client, const RemoteUrl& url) {
     if (object.key == url.key) return true;
   }
   return false;
-}
-
-struct ListedFile {
-  std::string path;  // relative to the manifest's directory
-  uint64_t size = 0;
-  std::string sha256;
-};
-
-std::vector<ListedFile> ReadManifest(const std::string& path, const std::string& origin) {
-  std::ifstream in(path);
-  const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  std::vector<ListedFile> files;
-  try {
-    for (const auto& file : json.at("files")) {
-      files.push_back({file.at("path").get<std::string>(), file.at("size").get<uint64_t>(),
-                       file.at("sha256").get<std::string>()});
-    }
-  } catch (const nlohmann::json::exception& e) {
-    Fail("{} is not a valid export manifest: {}", origin, e.what());
-  }
-  return files;
 }
 
 }  // namespace
@@ -84,14 +63,14 @@ std::unique_ptr<PublishedExport> PublishedExport::Fetch(const std::string& url_t
 
   const std::string manifest_path = (fs::path(pattern) / kManifestFile).string();
   client.Download(export_root.Child(kManifestFile), manifest_path);
-  std::vector<ListedFile> wanted;
-  for (ListedFile& file : ReadManifest(manifest_path, export_root.Child(kManifestFile).ToString())) {
+  std::vector<exporting::ManifestEntry> wanted;
+  for (exporting::ManifestEntry& file : exporting::ReadExportManifest(manifest_path).files) {
     if (tower.empty() || file.path.rfind(tower + "/", 0) == 0) wanted.push_back(std::move(file));
   }
   if (wanted.empty()) Fail("{}: {} lists no file here", url.ToString(), kManifestFile);
 
   std::vector<std::function<void()>> tasks;
-  for (const ListedFile& file : wanted) {
+  for (const exporting::ManifestEntry& file : wanted) {
     for (const auto& part : fs::path(file.path)) {
       if (part == ".." || part == "." || fs::path(file.path).is_absolute()) {
         Fail("{}: manifest path {} leaves the export", export_root.ToString(), file.path);
@@ -102,7 +81,7 @@ std::unique_ptr<PublishedExport> PublishedExport::Fetch(const std::string& url_t
       const std::string local = (fs::path(pattern) / file.path).string();
       client.Download(source, local);
       const uint64_t size = fs::file_size(local);
-      if (size != file.size || FileSha256Hex(local) != file.sha256) {
+      if (size != file.size || FileDigestHex(local, DigestKind::kSha256) != file.sha256) {
         Fail("{}: differs from its entry in {} (size {} vs {}, or sha256); the export was "
              "changed after it was published",
              source.ToString(), kManifestFile, size, file.size);

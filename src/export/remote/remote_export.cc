@@ -10,18 +10,17 @@
 #include <memory>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "export/checkpoint_choice.h"
+#include "export/export_manifest.h"
 #include "export/export_staging.h"
 #include "export/remote/remote_transfer.h"
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
-#include "export/remote/sha256.h"
 
 namespace tzrec::remote {
 
@@ -29,7 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kManifestFile[] = "export_manifest.json";
+constexpr const char* kManifestFile = exporting::kExportManifestFile;
 
 // The local directory an export with remote paths works in; removed with it.
 class WorkDir {
@@ -136,36 +135,16 @@ std::string FetchChosenCheckpoint(const S3Client& client, const RemoteUrl& model
   return choice.path;
 }
 
-// The manifest of a staged export: the local export's own, with the
-// checkpoint named by its remote URL; or, from a local export that wrote none,
-// one made here from the staged files.
-void PrepareManifest(const std::string& staged, const std::string& local_checkpoint,
-                     const std::string& remote_checkpoint) {
-  const fs::path path = fs::path(staged) / kManifestFile;
-  nlohmann::ordered_json manifest;
-  if (fs::exists(path)) {
-    std::ifstream in(path);
-    manifest = nlohmann::ordered_json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (manifest.is_discarded()) Fail("{} is not valid JSON", path.string());
-    if (!remote_checkpoint.empty() && manifest.value("checkpoint_path", "") == local_checkpoint) {
-      manifest["checkpoint_path"] = remote_checkpoint;
-    } else {
-      return;
-    }
-  } else {
-    manifest["checkpoint_path"] = remote_checkpoint.empty() ? local_checkpoint : remote_checkpoint;
-    manifest["global_step"] = exporting::CheckpointStep(local_checkpoint);
-    manifest["files"] = nlohmann::ordered_json::array();
-    for (const std::string& relative : ListLocalFiles(staged)) {
-      const std::string file = (fs::path(staged) / relative).string();
-      manifest["files"].push_back({{"path", relative},
-                                   {"size", fs::file_size(file)},
-                                   {"sha256", FileSha256Hex(file)}});
-    }
-  }
+// The local export's manifest names the checkpoint it read, a downloaded copy
+// in the work directory; the uploaded one names the remote checkpoint.
+void NameRemoteCheckpoint(const std::string& staged, const std::string& remote_checkpoint) {
+  if (remote_checkpoint.empty()) return;
+  const std::string path = (fs::path(staged) / exporting::kExportManifestFile).string();
+  exporting::ExportManifest manifest = exporting::ReadExportManifest(path);
+  manifest.checkpoint_path = remote_checkpoint;
   std::ofstream out(path, std::ios::trunc);
-  out << manifest.dump(2) << "\n";
-  if (!out.flush()) Fail("cannot write {}", path.string());
+  out << exporting::ManifestToJson(manifest);
+  if (!out.flush()) Fail("cannot write {}", path);
 }
 
 }  // namespace
@@ -236,7 +215,7 @@ void ExportWithRemotePaths(const exporting::ExportRequest& request,
   exporting::Export(local, env);
   if (!destination) return;
 
-  PrepareManifest(local.export_dir, local.checkpoint_path, remote_checkpoint_url);
+  NameRemoteCheckpoint(local.export_dir, remote_checkpoint_url);
   const S3Client& client = clients.For(*destination);
   // Checked again: another export may have started there meanwhile.
   if (client.AnyObjectUnder(destination->scheme, destination->bucket,

@@ -18,8 +18,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/file_digest.h"
 #include "export/remote/retry_policy.h"
-#include "export/remote/sha256.h"
 
 namespace tzrec::remote {
 
@@ -230,9 +230,9 @@ Response Execute(const S3Settings& settings, const Request& request) {
   GlobalInit();
   std::string payload_hash;
   if (!request.body_path.empty()) {
-    payload_hash = FileSha256Hex(request.body_path, request.body_offset, request.body_size);
+    payload_hash = FileDigestHex(request.body_path, DigestKind::kSha256, request.body_offset, request.body_size);
   } else {
-    payload_hash = Sha256Hex(request.body);
+    payload_hash = DigestHex(request.body, DigestKind::kSha256);
   }
   for (int attempt = 1;; ++attempt) {
     Transfer transfer;
