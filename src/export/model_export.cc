@@ -1,10 +1,13 @@
 #include "export/model_export.h"
 
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
 #include "config/model_type.h"
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/tensor_file_reader.h"
 #include "export/input_tile.h"
 #include "models/match_model.h"
 #include "models/model.h"
@@ -18,7 +21,8 @@ struct ModelExporter::State {
   models::TableStorage pooled_storage = models::TableStorage::kFp32;
   models::TableStorage sequence_storage = models::TableStorage::kFp32;
   int input_tile = 0;
-  models::TensorMap tensors;
+  // The checkpoint's model tensors, read one at a time while restoring.
+  std::unique_ptr<checkpoint::TensorFileReader> reader;
 };
 
 namespace {
@@ -50,7 +54,8 @@ ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
   if (env.quant_ec_emb) {
     spdlog::info("sequence embedding tables: {} (QUANT_EC_EMB)", QuantDtypeName(*env.quant_ec_emb));
   }
-  state_->tensors = checkpoint::ReadModelState(checkpoint.path);
+  state_->reader = std::make_unique<checkpoint::TensorFileReader>(
+      (std::filesystem::path(checkpoint.path) / checkpoint::kModelSubdir / checkpoint::kStateFile).string());
 }
 
 ModelExporter::~ModelExporter() = default;
@@ -59,6 +64,7 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
                                               const std::string& path) const {
   models::ModelBuildOptions options;
   options.table_storage = state_->pooled_storage;
+  options.tables_restored_later = true;  // every tensor comes from the checkpoint
   options.sequence_table_storage = state_->sequence_storage;
   std::unique_ptr<models::Model> model;
   const std::string type = ModelType(state_->config.model_config());
@@ -71,7 +77,15 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
     FailConfig("model_config.{}: exporting its \"{}\" part is not available in tzrec yet", type,
                set.subdir);
   }
-  model->LoadStateDict(state_->tensors, "checkpoint " + state_->checkpoint.path);
+  // Streamed: each tensor is viewed straight from the file mapping, copied (or
+  // packed) into the model, and its pages dropped, so memory holds the
+  // exported model plus one FP32 table rather than the whole checkpoint.
+  const checkpoint::TensorFileReader& reader = *state_->reader;
+  model->LoadStateDict(
+      [&reader](const std::string& name) {
+        return reader.Find(name) ? reader.Map(name) : at::Tensor();
+      },
+      "checkpoint " + state_->checkpoint.path, [&reader](const std::string& name) { reader.Release(name); });
   model->SetTraining(false);
   if (state_->input_tile == 0) {
     model->SaveScripted(path);

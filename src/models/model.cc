@@ -38,6 +38,7 @@ EmbeddingGroupOptions GroupOptions(const ModelBuildOptions& options) {
   group.storage = options.table_storage;
   group.sequence_storage = options.sequence_table_storage;
   group.embedded_inputs = options.embedded_inputs;
+  group.tables_restored_later = options.tables_restored_later;
   return group;
 }
 
@@ -131,11 +132,20 @@ void Model::SetTableStorages(const EmbeddingGroupLayout& layout, const std::stri
 }
 
 void Model::LoadStateDict(const TensorMap& state, const std::string& source) {
+  LoadStateDict(
+      [&state](const std::string& name) {
+        auto it = state.find(name);
+        return it == state.end() ? at::Tensor() : it->second;
+      },
+      source);
+}
+
+void Model::LoadStateDict(const TensorLookup& lookup, const std::string& source,
+                          const std::function<void(const std::string& name)>& loaded) {
   at::NoGradGuard no_grad;
   for (auto& [name, target] : StateDict()) {
-    auto it = state.find(name);
-    if (it == state.end()) Fail("{}: tensor {} is missing", source, name);
-    const at::Tensor& value = it->second;
+    const at::Tensor value = lookup(name);
+    if (!value.defined()) Fail("{}: tensor {} is missing", source, name);
     auto own = table_storage_by_name_.find(name);
     const TableStorage storage = own != table_storage_by_name_.end() ? own->second : table_storage_;
     if (IsTable(name) && storage != TableStorage::kFp32) {
@@ -150,6 +160,7 @@ void Model::LoadStateDict(const TensorMap& state, const std::string& source) {
              c10::str(value.sizes()));
       }
       target.copy_(packed);
+      if (loaded) loaded(name);
       continue;
     }
     if (value.sizes() != target.sizes()) {
@@ -157,6 +168,7 @@ void Model::LoadStateDict(const TensorMap& state, const std::string& source) {
            c10::str(target.sizes()));
     }
     target.copy_(value);
+    if (loaded) loaded(name);
   }
 }
 

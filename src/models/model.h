@@ -10,6 +10,7 @@
 // and model.deep_mlp.mlp.0.perceptron.0.weight.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,8 @@ struct ModelBuildOptions {
   // (the distributed-embedding export's dense graph); see embedding_group.h
   // for the inputs ("<feature>__ebc", "<feature>__ec" + "<feature>__lengths").
   bool embedded_inputs = false;
+  // Tables left uninitialised: the caller restores every tensor (export).
+  bool tables_restored_later = false;
 };
 
 // The embedding-group options `options` implies (wide settings are the
@@ -88,6 +91,13 @@ class Model {
   // with its shape (an error names the tensor and `source`); extra entries are
   // ignored. FP32 tables load into FP16/quantized tables by packing them.
   void LoadStateDict(const TensorMap& state, const std::string& source);
+  // The same, one tensor at a time: `lookup` returns the tensor of a name (an
+  // undefined tensor when absent) and `loaded` (optional) is told after each
+  // one is copied, so a caller reading from a file can drop its pages: peak
+  // memory is then the model plus one tensor.
+  using TensorLookup = std::function<at::Tensor(const std::string& name)>;
+  void LoadStateDict(const TensorLookup& lookup, const std::string& source,
+                     const std::function<void(const std::string& name)>& loaded = nullptr);
 
   // Storage of the table `name` (state-dict name) when it differs from the
   // model's table_storage (sequence tables under QUANT_EC_EMB).

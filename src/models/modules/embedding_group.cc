@@ -149,11 +149,23 @@ at::Tensor PackTable(const at::Tensor& weight, TableStorage storage) {
 }
 
 torch::jit::Module BuildTable(const at::Tensor& weight, TableStorage storage) {
+  return BuildStoredTable(storage == TableStorage::kFp32 ? weight : PackTable(weight, storage), storage);
+}
+
+at::Tensor EmptyStoredTable(int64_t rows, int64_t dim, TableStorage storage) {
+  if (storage == TableStorage::kFp32) return at::empty({rows, dim}, at::kFloat);
+  // The packed row layout (scales and offsets beside the values) is the
+  // operator's own: take its shape and dtype from packing one row.
+  const at::Tensor one_row = PackTable(at::zeros({1, dim}, at::kFloat), storage);
+  return at::empty({rows, one_row.size(1)}, one_row.options());
+}
+
+torch::jit::Module BuildStoredTable(const at::Tensor& stored, TableStorage storage) {
   torch::jit::Module table = NewModule(std::string("EmbeddingBag") + TableStorageName(storage));
   if (storage == TableStorage::kFp32) {
-    AddParameter(table, "weight", weight);
+    AddParameter(table, "weight", stored);
   } else {
-    AddBuffer(table, "weight", PackTable(weight, storage));
+    AddBuffer(table, "weight", stored);
   }
   DefineMethods(table, kTableForward[static_cast<int>(storage)]);
   return table;
@@ -624,7 +636,12 @@ class GroupSourceBuilder {
 
   torch::jit::Module NewTable(const EmbeddingTable& spec, TableStorage storage,
                               const std::string& path) {
-    torch::jit::Module table = BuildTable(InitTable(spec), storage);
+    torch::jit::Module table =
+        options_.tables_restored_later
+            ? BuildStoredTable(EmptyStoredTable(static_cast<int64_t>(spec.num_embeddings),
+                                                static_cast<int64_t>(spec.embedding_dim), storage),
+                               storage)
+            : BuildTable(InitTable(spec), storage);
     if (!spec.trainable && storage == TableStorage::kFp32) {
       // trainable: false freezes the table: no gradient, so no optimizer update.
       table.attr("weight").toTensor().set_requires_grad(false);

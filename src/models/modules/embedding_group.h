@@ -76,6 +76,10 @@ struct EmbeddingGroupOptions {
   TableStorage sequence_storage = TableStorage::kFp32;
   // Read looked-up embeddings instead of ids; no tables (see above).
   bool embedded_inputs = false;
+  // Tables are allocated in their storage form but not initialised: export
+  // overwrites every value from the checkpoint, so random init and packing
+  // would be wasted work on tables of millions of rows.
+  bool tables_restored_later = false;
 };
 
 // One input of the embedded-inputs mode.
@@ -134,6 +138,11 @@ EmbeddingGroup BuildEmbeddingGroup(const std::vector<const Feature*>& features,
 // per_sample_weights: Optional[Tensor]) -> Tensor[bags, dim] (sum pooling).
 // `weight` is the FP32 [rows, dim] table; other forms convert or pack it.
 torch::jit::Module BuildTable(const at::Tensor& weight, TableStorage storage);
+// The same from a table already in `storage`'s form (PackTable's output, or
+// the FP32 weight itself).
+torch::jit::Module BuildStoredTable(const at::Tensor& stored, TableStorage storage);
+// An uninitialised [rows, dim] table in `storage`'s form.
+at::Tensor EmptyStoredTable(int64_t rows, int64_t dim, TableStorage storage);
 
 // The tensor a table of `storage` holds for FP32 `weight`.
 at::Tensor PackTable(const at::Tensor& weight, TableStorage storage);
