@@ -15,18 +15,9 @@ import unittest
 
 import torch
 
-from tzrec_cli import TZREC, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, run, small_config_head
 
-CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='') + """
-model_config {{
-  feature_groups {{ group_name: "wide" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: WIDE }}
-  feature_groups {{ group_name: "fm" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: DEEP }}
-  feature_groups {{ group_name: "deep" feature_names: "user_id" feature_names: "age" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
-  deepfm {{ deep {{ hidden_units: [16, 8] }} final {{ hidden_units: [8] }} }}
-  metrics {{ auc {{}} }}
-  losses {{ binary_cross_entropy {{}} }}
-}}
-"""
+CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='') + SMALL_DEEPFM_MODEL
 
 SPARSE = {"user_id": 50, "item_id": 40, "tags": 30}
 DENSE = ["age", "price"]

@@ -25,7 +25,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "s3"))
 
 import ceph_fixture  # noqa: E402
-from tzrec_cli import TZREC, run, small_config_head  # noqa: E402
+from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, run, small_config_head  # noqa: E402
 
 try:
     import boto3
@@ -36,16 +36,7 @@ except ImportError:  # reported by setUpModule
 BUCKET = "tzrec-exports"
 MANIFEST = "export_manifest.json"
 
-CONFIG = small_config_head("label", 64, tags_dim=8, data_extra="") + """
-model_config {{
-  feature_groups {{ group_name: "wide" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: WIDE }}
-  feature_groups {{ group_name: "fm" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: DEEP }}
-  feature_groups {{ group_name: "deep" feature_names: "user_id" feature_names: "age" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
-  deepfm {{ deep {{ hidden_units: [16, 8] }} final {{ hidden_units: [8] }} }}
-  metrics {{ auc {{}} }}
-  losses {{ binary_cross_entropy {{}} }}
-}}
-"""
+CONFIG = small_config_head("label", 64, tags_dim=8, data_extra="") + SMALL_DEEPFM_MODEL
 
 DSSM_CONFIG = small_config_head("clk", 32, tags_dim=4, data_extra="") + """
 model_config {{

@@ -45,3 +45,18 @@ feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_
 feature_configs {{ id_feature {{ feature_name: "tags" expression: "item:tags" hash_bucket_size: 30 embedding_dim: %d pooling: "mean" }} }}
 feature_configs {{ raw_feature {{ feature_name: "price" expression: "item:price" }} }}
 """ % (batch_size, label, data_extra, tags_dim)
+
+
+# The tiny DeepFM the export, predict, distributed and S3 tests train: wide, fm
+# and deep groups over small_config_head's features (a str.format template,
+# braces doubled).
+SMALL_DEEPFM_MODEL = """
+model_config {{
+  feature_groups {{ group_name: "wide" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: WIDE }}
+  feature_groups {{ group_name: "fm" feature_names: "user_id" feature_names: "item_id" feature_names: "tags" group_type: DEEP }}
+  feature_groups {{ group_name: "deep" feature_names: "user_id" feature_names: "age" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
+  deepfm {{ deep {{ hidden_units: [16, 8] }} final {{ hidden_units: [8] }} }}
+  metrics {{ auc {{}} }}
+  losses {{ binary_cross_entropy {{}} }}
+}}
+"""
