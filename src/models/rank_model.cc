@@ -77,17 +77,6 @@ std::string RankOutputSource(const Task& task, const std::string& y,
   return src;
 }
 
-MlpOptions MlpFromProto(const protos::MLP& mlp) {
-  MlpOptions options;
-  options.hidden_units.assign(mlp.hidden_units().begin(), mlp.hidden_units().end());
-  options.dropout_ratio.assign(mlp.dropout_ratio().begin(), mlp.dropout_ratio().end());
-  options.activation = mlp.activation();
-  options.use_bn = mlp.use_bn();
-  options.bias = mlp.bias();
-  options.use_ln = mlp.use_ln();
-  return options;
-}
-
 std::unique_ptr<Model> FinishRankModel(const std::string& type, torch::jit::Module root,
                                        std::string forward_source, const Task& task,
                                        const EmbeddingGroupLayout& layout, TableStorage storage) {

@@ -26,8 +26,6 @@ Task RankTask(const protos::EasyRecConfig& config, const std::string& suffix = "
 std::string RankOutputSource(const Task& task, const std::string& y,
                              std::vector<std::string>& output_names);
 
-MlpOptions MlpFromProto(const protos::MLP& mlp);
-
 // The shared end of a single-task rank model's builder: `forward_source` is
 // forward's TorchScript up to a final layer `y` ([B, num_class]); this adds the
 // task's outputs, defines forward on `root` and wraps it as a Model whose

@@ -166,6 +166,17 @@ torch::jit::Module BuildActivation(const std::string& spec, int64_t features,
   return m;
 }
 
+MlpOptions MlpFromProto(const protos::MLP& mlp) {
+  MlpOptions options;
+  options.hidden_units.assign(mlp.hidden_units().begin(), mlp.hidden_units().end());
+  options.dropout_ratio.assign(mlp.dropout_ratio().begin(), mlp.dropout_ratio().end());
+  options.activation = mlp.activation();
+  options.use_bn = mlp.use_bn();
+  options.bias = mlp.bias();
+  options.use_ln = mlp.use_ln();
+  return options;
+}
+
 torch::jit::Module BuildMlp(int64_t in_features, const MlpOptions& options,
                             const std::string& where) {
   const size_t layers = options.hidden_units.size();

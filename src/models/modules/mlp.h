@@ -9,6 +9,8 @@
 
 #include <torch/script.h>
 
+#include "config/protos/module.pb.h"
+
 namespace tzrec::models {
 
 // Mirrors the MLP message of module.proto.
@@ -29,6 +31,9 @@ struct MlpOptions {
 // Module with forward(x: Tensor[B, in_features]) -> Tensor[B, hidden_units[-1]]
 // (or [B, L, ...] when options.dim is 3).
 // `where` names the config field, for error messages.
+// The options of an MLP message of the config.
+MlpOptions MlpFromProto(const protos::MLP& mlp);
+
 torch::jit::Module BuildMlp(int64_t in_features, const MlpOptions& options,
                             const std::string& where);
 

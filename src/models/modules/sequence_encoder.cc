@@ -3,20 +3,10 @@
 #include "common/error.h"
 #include "models/modules/din_encoder.h"
 #include "models/modules/jit_module.h"
+#include "models/modules/mlp.h"
 
 namespace tzrec::models {
 namespace {
-
-MlpOptions MlpOf(const protos::MLP& mlp) {
-  MlpOptions options;
-  options.hidden_units.assign(mlp.hidden_units().begin(), mlp.hidden_units().end());
-  options.dropout_ratio.assign(mlp.dropout_ratio().begin(), mlp.dropout_ratio().end());
-  options.activation = mlp.activation();
-  options.use_bn = mlp.use_bn();
-  options.bias = mlp.bias();
-  options.use_ln = mlp.use_ln();
-  return options;
-}
 
 // Source lines reading the group's tensors, cut to `max_len` when > 0.
 std::string ReadGroup(const std::string& input, int64_t max_len, bool query) {
@@ -47,7 +37,7 @@ SequenceEncoder BuildSequenceEncoder(const protos::SeqEncoderConfig& config,
       options.group = input;
       options.sequence_dim = sequence_dim;
       options.query_dim = query_dim;
-      options.attn_mlp = MlpOf(din.attn_mlp());
+      options.attn_mlp = MlpFromProto(din.attn_mlp());
       options.max_seq_length = din.max_seq_length();
       encoder.module = BuildDinEncoder(options, where);
       return encoder;
