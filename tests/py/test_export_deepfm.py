@@ -15,7 +15,7 @@ import unittest
 
 import torch
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, random_inputs, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='') + SMALL_DEEPFM_MODEL
 
@@ -27,17 +27,7 @@ USER_FEATURES = {"user_id", "age"}
 
 
 def make_inputs(batch_size, seed):
-    gen = torch.Generator().manual_seed(seed)
-    data = {}
-    for name, buckets in SPARSE.items():
-        lengths = torch.randint(0, 3, (batch_size,), generator=gen) if name == "tags" \
-            else torch.ones(batch_size, dtype=torch.long)
-        data[f"{name}.lengths"] = lengths.to(torch.long)
-        data[f"{name}.values"] = torch.randint(
-            0, buckets, (int(lengths.sum()),), generator=gen).to(torch.long)
-    for name in DENSE:
-        data[f"{name}.values"] = torch.rand(batch_size, 1, generator=gen)
-    return data
+    return random_inputs(SPARSE, DENSE, batch_size, seed)
 
 
 class ExportDeepFMTest(unittest.TestCase):

@@ -19,7 +19,7 @@ import unittest
 
 import torch
 
-from tzrec_cli import run, small_config_head
+from tzrec_cli import random_inputs, run, small_config_head
 TEMPERATURE = 0.2
 
 CONFIG = small_config_head('clk', 32, tags_dim=4, data_extra='') + """
@@ -52,17 +52,7 @@ BAGS = "embedding_group.emb_impls.__BASE__.ebc.embedding_bags."
 
 
 def make_inputs(batch_size, seed):
-    gen = torch.Generator().manual_seed(seed)
-    data = {}
-    for name, buckets in SPARSE.items():
-        lengths = torch.randint(0, 3, (batch_size,), generator=gen) if name == "tags" \
-            else torch.ones(batch_size, dtype=torch.long)
-        data[f"{name}.lengths"] = lengths.to(torch.long)
-        data[f"{name}.values"] = torch.randint(
-            0, buckets, (int(lengths.sum()),), generator=gen).to(torch.long)
-    for name in DENSE:
-        data[f"{name}.values"] = torch.rand(batch_size, 1, generator=gen)
-    return data
+    return random_inputs(SPARSE, DENSE, batch_size, seed)
 
 
 def reference_tower(state, tower, data):

@@ -60,3 +60,21 @@ model_config {{
   losses {{ binary_cross_entropy {{}} }}
 }}
 """
+
+
+def random_inputs(sparse, dense, batch_size, seed):
+    """A model input dict of `batch_size` random rows in the exported models'
+    format: `sparse` maps id features to bucket counts (one id per row; "tags"
+    has 0-2), `dense` lists one-value raw features."""
+    import torch  # only the tests that build inputs need it
+    gen = torch.Generator().manual_seed(seed)
+    data = {}
+    for name, buckets in sparse.items():
+        lengths = torch.randint(0, 3, (batch_size,), generator=gen) if name == "tags" \
+            else torch.ones(batch_size, dtype=torch.long)
+        data[f"{name}.lengths"] = lengths.to(torch.long)
+        data[f"{name}.values"] = torch.randint(
+            0, buckets, (int(lengths.sum()),), generator=gen).to(torch.long)
+    for name in dense:
+        data[f"{name}.values"] = torch.rand(batch_size, 1, generator=gen)
+    return data
