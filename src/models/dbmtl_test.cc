@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "config/pipeline_config.h"
+#include "models/model_test_util.h"
 #include "models/test_multi_task.h"
 
 namespace tzrec::models {
@@ -123,29 +124,20 @@ TEST(DBMTLTest, RelationChainWithoutMlps) {
   EXPECT_TRUE(at::allclose(out.at("y_c"), testing::Linear(s, "model.task_outputs.2", rc).squeeze(1), 1e-5, 1e-6));
 }
 
-void ExpectConfigError(const std::string& model_block, const std::string& fragment) {
-  try {
-    BuildModelFrom(testing::SmallMultiTaskConfig(model_block));
-    ADD_FAILURE() << "no error for " << model_block;
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 TEST(DBMTLTest, ConfigErrors) {
   const std::string bce = " losses { binary_cross_entropy {} } ";
-  ExpectConfigError(R"(dbmtl { task_towers { tower_name: "a" label_name: "clk" )" + bce +
+  testing::ExpectMultiTaskConfigError(R"(dbmtl { task_towers { tower_name: "a" label_name: "clk" )" + bce +
                         R"(relation_tower_names: "b" relation_mlp { hidden_units: [2] } }
                            task_towers { tower_name: "b" label_name: "buy" )" + bce + "} }",
                     "model_config.dbmtl.task_towers[0].relation_tower_names: 'b' must be a task tower listed before");
-  ExpectConfigError(R"(dbmtl { task_towers { tower_name: "a" label_name: "clk" )" + bce +
+  testing::ExpectMultiTaskConfigError(R"(dbmtl { task_towers { tower_name: "a" label_name: "clk" )" + bce +
                         R"(relation_tower_names: "zz" relation_mlp { hidden_units: [2] } } })",
                     "'zz' is not a task tower");
-  ExpectConfigError("dbmtl { mask_net { n_mask_blocks: 1 mask_block { aggregation_dim: 2 hidden_dim: 2 } } " +
+  testing::ExpectMultiTaskConfigError("dbmtl { mask_net { n_mask_blocks: 1 mask_block { aggregation_dim: 2 hidden_dim: 2 } } " +
                         testing::TwoTaskTowers() + "}",
                     "model_config.dbmtl.mask_net");
   // label_name defaults to label_fields by order; a third tower has none.
-  ExpectConfigError(R"(dbmtl { task_towers { tower_name: "a" )" + bce + R"(}
+  testing::ExpectMultiTaskConfigError(R"(dbmtl { task_towers { tower_name: "a" )" + bce + R"(}
                                task_towers { tower_name: "b" )" + bce + R"(}
                                task_towers { tower_name: "c" )" + bce + "} }",
                     "model_config.dbmtl.task_towers[2].label_name");

@@ -8,7 +8,7 @@
 namespace tzrec::models {
 namespace {
 
-using testing::BuildFromConfig;
+using testing::BuildModelFrom;
 using testing::StateNames;
 using testing::StateTensor;
 
@@ -38,7 +38,7 @@ TEST(DLRMTest, InteractionIsTheStrictUpperTriangleRowMajor) {
 }
 
 TEST(DLRMTest, UpstreamStateDictNames) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   const std::string bags = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.";
   std::vector<std::string> expected = {bags + "cat_a_emb.weight",
                                        bags + "cat_b_emb.weight",
@@ -56,13 +56,13 @@ TEST(DLRMTest, UpstreamStateDictNames) {
   // 3 interactions of (dense, cat_a, cat_b) + dense 4 + sparse group 8.
   EXPECT_EQ(StateTensor(*b.model, "model.final_mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{16, 3 + 4 + 8}));
-  auto no_sparse = BuildFromConfig(Config("arch_with_sparse: false"));
+  auto no_sparse = BuildModelFrom(Config("arch_with_sparse: false"));
   EXPECT_EQ(StateTensor(*no_sparse.model, "model.final_mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{16, 3 + 4}));
 }
 
 TEST(DLRMTest, ForwardMatchesHandComputation) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   Model& m = *b.model;
   m.SetTraining(false);
   auto batch = testing::MakeSyntheticBatch(5);
@@ -94,7 +94,7 @@ TEST(DLRMTest, SingleGroupIsTheSparseGroup) {
   feature_groups { group_name: "all" feature_names: "cat_a" feature_names: "cat_b" group_type: DEEP }
   dlrm { final { hidden_units: [4] } }
   losses { binary_cross_entropy {} })");
-  auto b = BuildFromConfig(config);
+  auto b = BuildModelFrom(config);
   EXPECT_EQ(StateTensor(*b.model, "model.final_mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{4, 1 + 8}));
   EXPECT_EQ(b.model->Forward(testing::MakeSyntheticBatch(3).inputs).at("logits").sizes(),
@@ -103,12 +103,12 @@ TEST(DLRMTest, SingleGroupIsTheSparseGroup) {
 
 TEST(DLRMTest, LearnsSyntheticRule) {
   at::manual_seed(5);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   EXPECT_GT(testing::TrainRankModelAuc(*b.model, 150), 0.8);
 }
 
 TEST(DLRMTest, UpstreamCriteoConfigBuilds) {
-  auto b = BuildFromConfig(testing::UpstreamConfigWithSmallTables("dlrm_criteo"));
+  auto b = BuildModelFrom(testing::UpstreamConfigWithSmallTables("dlrm_criteo"));
   // 13 raw ints -> dense_mlp [64, 16]; 26 ids of dim 16: 27 * 26 / 2 = 351
   // interactions + 16 + 26 * 16.
   EXPECT_EQ(StateTensor(*b.model, "model.dense_mlp.mlp.0.perceptron.0.weight").sizes(),
@@ -119,7 +119,7 @@ TEST(DLRMTest, UpstreamCriteoConfigBuilds) {
 
 TEST(DLRMTest, ConfigErrors) {
   try {
-    BuildFromConfig(Config("", "[8, 3]"));
+    BuildModelFrom(Config("", "[8, 3]"));
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("dense_mlp"), std::string::npos) << e.what();
@@ -127,7 +127,7 @@ TEST(DLRMTest, ConfigErrors) {
   auto config = Config();
   config.mutable_model_config()->mutable_feature_groups(1)->add_feature_names("price");
   try {
-    BuildFromConfig(config);
+    BuildModelFrom(config);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("same embedding dim"), std::string::npos) << e.what();

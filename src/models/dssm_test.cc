@@ -10,7 +10,7 @@
 namespace tzrec::models {
 namespace {
 
-using testing::BuildFromConfig;
+using testing::BuildModelFrom;
 using testing::StateNames;
 using testing::StateTensor;
 
@@ -53,7 +53,7 @@ TensorMap Batch(int64_t size) {
 }
 
 TEST(DSSMTest, UpstreamStateDictNames) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   const std::string bags = ".embedding_group.emb_impls.__BASE__.ebc.embedding_bags.";
   std::vector<std::string> expected = {"model.user_tower" + bags + "user_id_emb.weight",
                                        "model.user_tower.mlp.mlp.0.perceptron.0.weight",
@@ -77,7 +77,7 @@ TEST(DSSMTest, UpstreamStateDictNames) {
 }
 
 TEST(DSSMTest, TowersShareNamesAndReproduceTheSimilarity) {
-  auto b = BuildFromConfig(Config("in_batch_negative: true temperature: 0.5 similarity: COSINE"));
+  auto b = BuildModelFrom(Config("in_batch_negative: true temperature: 0.5 similarity: COSINE"));
   TensorMap state;
   for (const auto& [name, t] : b.model->StateDict()) state[name] = t;
   auto user = BuildMatchTower(b.config, FeaturePointers(b.features), "user");
@@ -107,7 +107,7 @@ TEST(DSSMTest, TowersShareNamesAndReproduceTheSimilarity) {
 }
 
 TEST(DSSMTest, TowerMatchesHandComputation) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   auto user = BuildMatchTower(b.config, FeaturePointers(b.features), "user");
   user->SetTraining(false);
   TensorMap batch = Batch(4);
@@ -141,7 +141,7 @@ TEST(DSSMTest, SampledNegativeSimilarity) {
 // against arange(B)) learns which item each user clicks.
 TEST(DSSMTest, LearnsInBatchRetrieval) {
   at::manual_seed(13);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   Model& m = *b.model;
   testing::TestAdagrad optimizer(m, 0.2);
   auto recall_at_1 = [&] {
@@ -170,7 +170,7 @@ TEST(DSSMTest, UpstreamTaobaoConfig) {
   auto config = testing::UpstreamConfigWithSmallTables("dssm_taobao");
   // The negative sampler's data group is not supported by the model builder yet.
   try {
-    BuildFromConfig(config);
+    BuildModelFrom(config);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("data group"), std::string::npos) << e.what();
@@ -182,7 +182,7 @@ TEST(DSSMTest, UpstreamTaobaoConfig) {
   // which the embedding group does not handle yet.
   config.mutable_data_config()->clear_negative_sampler();
   config.mutable_model_config()->mutable_dssm()->set_in_batch_negative(true);
-  auto b = BuildFromConfig(config);
+  auto b = BuildModelFrom(config);
   EXPECT_EQ(StateTensor(*b.model, "model.user_tower.mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{512, 160}));
   EXPECT_EQ(StateTensor(*b.model, "model.item_tower.mlp.mlp.0.perceptron.0.weight").sizes(),
@@ -209,7 +209,7 @@ TEST(DSSMTest, ConfigErrors) {
   config = Config();
   config.mutable_model_config()->mutable_dssm()->mutable_user_tower()->clear_mlp();
   expect_error(config, "user_tower.mlp");
-  auto built = BuildFromConfig(Config());
+  auto built = BuildModelFrom(Config());
   EXPECT_THROW(BuildMatchTower(built.config, FeaturePointers(built.features), "context"), Error);
 }
 

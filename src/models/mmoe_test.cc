@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "config/pipeline_config.h"
+#include "models/model_test_util.h"
 #include "models/test_multi_task.h"
 
 namespace tzrec::models {
@@ -149,33 +150,24 @@ TEST(MMoETest, SavedModuleLoadsAndPredictsTheSame) {
   EXPECT_TRUE(at::equal(out.at("logits_ctr").toTensor(), expected.at("logits_ctr")));
 }
 
-void ExpectConfigError(const std::string& model_block, const std::string& fragment) {
-  try {
-    BuildModelFrom(testing::SmallMultiTaskConfig(model_block));
-    ADD_FAILURE() << "no error for " << model_block;
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 TEST(MMoETest, ConfigErrors) {
   const std::string mmoe = kSmallMMoE;
   const std::string bce = " losses { binary_cross_entropy {} } ";
-  ExpectConfigError(mmoe + "}", "model_config.mmoe.task_towers: a multi-task model needs");
-  ExpectConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" )" + bce + R"(}
+  testing::ExpectMultiTaskConfigError(mmoe + "}", "model_config.mmoe.task_towers: a multi-task model needs");
+  testing::ExpectMultiTaskConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" )" + bce + R"(}
                                task_towers { tower_name: "a" label_name: "buy" )" + bce + "} }",
                     "model_config.mmoe.task_towers[1].tower_name: 'a'");
-  ExpectConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "click" )" + bce + "} }",
+  testing::ExpectMultiTaskConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "click" )" + bce + "} }",
                     "label 'click'");
-  ExpectConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" } })",
+  testing::ExpectMultiTaskConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" } })",
                     "model_config.mmoe.task_towers[0].losses");
-  ExpectConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" num_class: 2 )" + bce + "} }",
+  testing::ExpectMultiTaskConfigError(mmoe + R"(task_towers { tower_name: "a" label_name: "clk" num_class: 2 )" + bce + "} }",
                     "task_towers[0].losses[0]: a binary loss needs num_class 1");
-  ExpectConfigError("mmoe { expert_mlp { hidden_units: [6] } num_expert: 0 " + testing::TwoTaskTowers() + "}",
+  testing::ExpectMultiTaskConfigError("mmoe { expert_mlp { hidden_units: [6] } num_expert: 0 " + testing::TwoTaskTowers() + "}",
                     "model_config.mmoe.num_expert");
-  ExpectConfigError("mmoe { expert_mlp { } " + testing::TwoTaskTowers() + "}",
+  testing::ExpectMultiTaskConfigError("mmoe { expert_mlp { } " + testing::TwoTaskTowers() + "}",
                     "model_config.mmoe.expert_mlp.hidden_units");
-  ExpectConfigError(kSmallMMoE + testing::TwoTaskTowers() + "} variational_dropout {}",
+  testing::ExpectMultiTaskConfigError(kSmallMMoE + testing::TwoTaskTowers() + "} variational_dropout {}",
                     "model_config.variational_dropout");
 }
 

@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
 #include "models/test_models.h"
+#include "models/test_multi_task.h"
 
 namespace tzrec::models::testing {
 
@@ -35,18 +37,15 @@ model_config {
   return ParsePipelineConfigText(text, "small_model.config");
 }
 
-struct BuiltModel {
-  protos::EasyRecConfig config;
-  FeatureList features;
-  std::unique_ptr<Model> model;
-};
-
-inline BuiltModel BuildFromConfig(protos::EasyRecConfig config, ModelBuildOptions options = {}) {
-  BuiltModel b;
-  b.config = std::move(config);
-  b.features = CreateFeatures(b.config);
-  b.model = BuildModel(b.config, FeaturePointers(b.features), options);
-  return b;
+// Building SmallMultiTaskConfig(model_block) fails with a ConfigError whose
+// message holds `fragment`.
+inline void ExpectMultiTaskConfigError(const std::string& model_block, const std::string& fragment) {
+  try {
+    BuildModelFrom(SmallMultiTaskConfig(model_block));
+    ADD_FAILURE() << "no error for " << model_block;
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
 }
 
 inline std::vector<std::string> StateNames(const Model& model) {

@@ -17,7 +17,7 @@
 namespace tzrec::models {
 namespace {
 
-using testing::BuildFromConfig;
+using testing::BuildModelFrom;
 using testing::StateNames;
 using testing::StateTensor;
 
@@ -81,7 +81,7 @@ DinBatch MakeBatch(int64_t rows, std::mt19937& rng) {
 }
 
 TEST(MultiTowerDINTest, UpstreamStateDictNames) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   std::vector<std::string> expected = {
       "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.item_emb.weight",
       "model.embedding_group.seq_emb_impls.__BASE__.ec_dict.4.embeddings.item_emb.weight",
@@ -195,7 +195,7 @@ TEST(DinEncoderTest, ConfigErrors) {
 }
 
 TEST(MultiTowerDINTest, DiceAndBatchNormInTheAttentionMlp) {
-  auto b = BuildFromConfig(Config("activation: \"Dice\" use_bn: true"));
+  auto b = BuildModelFrom(Config("activation: \"Dice\" use_bn: true"));
   auto names = StateNames(*b.model);
   // Perceptron(dim=3): Linear, Transpose, BatchNorm1d, Transpose, Dice.
   for (const char* name : {"model.din_towers.0.mlp.mlp.0.perceptron.2.running_mean",
@@ -212,7 +212,7 @@ TEST(MultiTowerDINTest, DiceAndBatchNormInTheAttentionMlp) {
 TEST(MultiTowerDINTest, LearnsWhetherTheQueryIsInTheSequence) {
   at::manual_seed(5);
   std::mt19937 rng(7);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   Model& model = *b.model;
   testing::TestAdagrad optimizer(model, 0.1);
   for (int step = 0; step < 300; ++step) {
@@ -230,7 +230,7 @@ TEST(MultiTowerDINTest, LearnsWhetherTheQueryIsInTheSequence) {
 
 TEST(MultiTowerDINTest, SavedModuleMatchesAndTablesCanShrink) {
   at::manual_seed(3);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   b.model->SetTraining(false);
   std::mt19937 rng(11);
   DinBatch batch = MakeBatch(64, rng);
@@ -251,7 +251,7 @@ TEST(MultiTowerDINTest, SavedModuleMatchesAndTablesCanShrink) {
     ModelBuildOptions options;
     options.table_storage = c.pooled;
     options.sequence_table_storage = c.sequence;
-    auto exported = BuildFromConfig(Config(), options);
+    auto exported = BuildModelFrom(Config(), options);
     exported.model->LoadStateDict(state, "test state");
     exported.model->SetTraining(false);
     const std::string path = (dir / (std::string(TableStorageName(c.sequence)) + ".pt")).string();
@@ -268,11 +268,11 @@ TEST(MultiTowerDINTest, SavedModuleMatchesAndTablesCanShrink) {
 
 TEST(MultiTowerDINTest, EmbeddedInputsModelMatchesTheIdsModel) {
   at::manual_seed(4);
-  auto ids = BuildFromConfig(Config());
+  auto ids = BuildModelFrom(Config());
   ids.model->SetTraining(false);
   ModelBuildOptions options;
   options.embedded_inputs = true;
-  auto dense = BuildFromConfig(Config(), options);
+  auto dense = BuildModelFrom(Config(), options);
   dense.model->SetTraining(false);
   EXPECT_TRUE(dense.model->SparseParameters().empty());
   TensorMap state;
@@ -299,7 +299,7 @@ TEST(MultiTowerDINTest, EmbeddedInputsModelMatchesTheIdsModel) {
 }
 
 TEST(MultiTowerDINTest, UpstreamTaobaoConfigBuilds) {
-  auto b = BuildFromConfig(testing::UpstreamConfigWithSmallTables("multi_tower_din_taobao"));
+  auto b = BuildModelFrom(testing::UpstreamConfigWithSmallTables("multi_tower_din_taobao"));
   // deep: 16 features of dim 16; seq: query and sequence 3 x 16 each.
   EXPECT_EQ(StateTensor(*b.model, "model.towers.deep.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{512, 256}));
@@ -319,7 +319,7 @@ TEST(MultiTowerDINTest, UpstreamTaobaoConfigBuilds) {
 TEST(MultiTowerDINTest, ConfigErrors) {
   auto expect_error = [](protos::EasyRecConfig config, const std::string& needle) {
     try {
-      BuildFromConfig(config);
+      BuildModelFrom(config);
       FAIL() << needle;
     } catch (const ConfigError& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();

@@ -8,7 +8,7 @@
 namespace tzrec::models {
 namespace {
 
-using testing::BuildFromConfig;
+using testing::BuildModelFrom;
 using testing::StateNames;
 using testing::StateTensor;
 
@@ -26,7 +26,7 @@ protos::EasyRecConfig Config(const std::string& final_mlp = "final { hidden_unit
 }
 
 TEST(MultiTowerTest, UpstreamStateDictNames) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   const std::string bags = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.";
   std::vector<std::string> expected = {bags + "cat_a_emb.weight",
                                        bags + "cat_b_emb.weight",
@@ -49,7 +49,7 @@ TEST(MultiTowerTest, UpstreamStateDictNames) {
 }
 
 TEST(MultiTowerTest, ForwardMatchesHandComputation) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   Model& m = *b.model;
   m.SetTraining(false);
   auto batch = testing::MakeSyntheticBatch(5);
@@ -77,7 +77,7 @@ TEST(MultiTowerTest, ForwardMatchesHandComputation) {
 }
 
 TEST(MultiTowerTest, WithoutFinalTheOutputReadsTheTowers) {
-  auto b = BuildFromConfig(Config(""));
+  auto b = BuildModelFrom(Config(""));
   EXPECT_EQ(StateTensor(*b.model, "model.output_mlp.weight").sizes(), (std::vector<int64_t>{1, 11}));
   EXPECT_EQ(b.model->Forward(testing::MakeSyntheticBatch(4).inputs).at("probs").sizes(),
             (std::vector<int64_t>{4}));
@@ -85,12 +85,12 @@ TEST(MultiTowerTest, WithoutFinalTheOutputReadsTheTowers) {
 
 TEST(MultiTowerTest, LearnsSyntheticRule) {
   at::manual_seed(3);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   EXPECT_GT(testing::TrainRankModelAuc(*b.model, 150), 0.8);
 }
 
 TEST(MultiTowerTest, UpstreamTaobaoConfigBuilds) {
-  auto b = BuildFromConfig(testing::UpstreamConfigWithSmallTables("multi_tower_taobao"));
+  auto b = BuildModelFrom(testing::UpstreamConfigWithSmallTables("multi_tower_taobao"));
   // user: 10 features of dim 16; item: 5 ids + bucketized price, dim 16.
   EXPECT_EQ(StateTensor(*b.model, "model.towers.user.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{512, 160}));
@@ -105,7 +105,7 @@ TEST(MultiTowerTest, ConfigErrors) {
   auto config = Config();
   config.mutable_model_config()->mutable_multi_tower()->mutable_towers(1)->set_input("nope");
   try {
-    BuildFromConfig(config);
+    BuildModelFrom(config);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("'nope'"), std::string::npos) << e.what();
@@ -113,7 +113,7 @@ TEST(MultiTowerTest, ConfigErrors) {
   config = Config();
   config.mutable_model_config()->mutable_multi_tower()->mutable_towers(1)->clear_mlp();
   try {
-    BuildFromConfig(config);
+    BuildModelFrom(config);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("towers[1].mlp"), std::string::npos) << e.what();

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "config/pipeline_config.h"
+#include "models/model_test_util.h"
 #include "models/test_multi_task.h"
 
 namespace tzrec::models {
@@ -141,22 +142,13 @@ TEST(PLETest, ForwardMatchesHandComputation) {
   }
 }
 
-void ExpectConfigError(const std::string& model_block, const std::string& fragment) {
-  try {
-    BuildModelFrom(testing::SmallMultiTaskConfig(model_block));
-    ADD_FAILURE() << "no error for " << model_block;
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 TEST(PLETest, ConfigErrors) {
-  ExpectConfigError("ple {" + testing::TwoTaskTowers() + "}", "model_config.ple.extraction_networks");
-  ExpectConfigError(R"(ple { extraction_networks { network_name: "l1" expert_num_per_task: 1 share_num: 1
+  testing::ExpectMultiTaskConfigError("ple {" + testing::TwoTaskTowers() + "}", "model_config.ple.extraction_networks");
+  testing::ExpectMultiTaskConfigError(R"(ple { extraction_networks { network_name: "l1" expert_num_per_task: 1 share_num: 1
                         task_expert_net { hidden_units: [5] } share_expert_net { hidden_units: [4] } } )" +
                         testing::TwoTaskTowers() + "}",
                     "model_config.ple.extraction_networks[0]: task_expert_net and share_expert_net must end in the same width");
-  ExpectConfigError(R"(ple { extraction_networks { network_name: "l1" expert_num_per_task: 1
+  testing::ExpectMultiTaskConfigError(R"(ple { extraction_networks { network_name: "l1" expert_num_per_task: 1
                         task_expert_net { hidden_units: [5] } } )" +
                         testing::TwoTaskTowers() + "}",
                     "model_config.ple.extraction_networks[0].share_expert_net");

@@ -8,7 +8,7 @@
 namespace tzrec::models {
 namespace {
 
-using testing::BuildFromConfig;
+using testing::BuildModelFrom;
 using testing::StateNames;
 using testing::StateTensor;
 
@@ -24,7 +24,7 @@ protos::EasyRecConfig Config(const std::string& extra = "") {
 }
 
 TEST(WideAndDeepTest, UpstreamStateDictNames) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   const std::string bags = kBags;
   std::vector<std::string> expected = {bags + "cat_a_emb_wide.weight",
                                        bags + "cat_b_emb_wide.weight",
@@ -46,7 +46,7 @@ TEST(WideAndDeepTest, UpstreamStateDictNames) {
 
 // y = sum(wide embeddings) + output_mlp(deep_mlp(deep)).
 TEST(WideAndDeepTest, ForwardMatchesHandComputation) {
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   Model& m = *b.model;
   m.SetTraining(false);
   auto batch = testing::MakeSyntheticBatch(6);
@@ -79,7 +79,7 @@ TEST(WideAndDeepTest, ForwardMatchesHandComputation) {
 }
 
 TEST(WideAndDeepTest, FinalMlpTakesWideAndDeep) {
-  auto b = BuildFromConfig(Config("final { hidden_units: [5] }"));
+  auto b = BuildModelFrom(Config("final { hidden_units: [5] }"));
   EXPECT_EQ(StateTensor(*b.model, "model.final_mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{5, 1 + 8}));
   EXPECT_EQ(StateTensor(*b.model, "model.output_mlp.weight").sizes(), (std::vector<int64_t>{1, 5}));
@@ -89,7 +89,7 @@ TEST(WideAndDeepTest, FinalMlpTakesWideAndDeep) {
 
 TEST(WideAndDeepTest, LearnsSyntheticRule) {
   at::manual_seed(11);
-  auto b = BuildFromConfig(Config());
+  auto b = BuildModelFrom(Config());
   EXPECT_GT(testing::TrainRankModelAuc(*b.model, 150), 0.8);
 }
 
@@ -97,7 +97,7 @@ TEST(WideAndDeepTest, NeedsWideAndDeepGroups) {
   auto config = Config();
   config.mutable_model_config()->mutable_feature_groups()->RemoveLast();
   try {
-    BuildFromConfig(config);
+    BuildModelFrom(config);
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("'deep'"), std::string::npos) << e.what();

@@ -325,7 +325,7 @@ TEST(EmbeddingGroupTest, NestedSequenceGroupsFeedTheirEncoders) {
 }
 
 TEST(EmbeddingGroupTest, UpstreamDbmtlSeqConfigBuilds) {
-  auto b = testing::BuildFromConfig(testing::UpstreamConfigWithSmallTables("dbmtl_taobao_seq"));
+  auto b = testing::BuildModelFrom(testing::UpstreamConfigWithSmallTables("dbmtl_taobao_seq"));
   // 16 features of dim 16, then DIN over the 48-wide click sequence.
   EXPECT_EQ(testing::StateTensor(*b.model, "model.bottom_mlp.mlp.0.perceptron.0.weight").sizes(),
             (std::vector<int64_t>{512, 256 + 48}));
