@@ -10,6 +10,7 @@
 
 #include "cli/subcommand.h"
 #include "common/error.h"
+#include "data/tensor_memory.h"
 
 namespace tzrec::cli {
 
@@ -27,6 +28,7 @@ bool Register(Subcommand subcommand) {
 
 int main(int argc, char** argv) {
   using namespace tzrec;
+  data::InstallTensorMemoryPolicy();
   spdlog::set_default_logger(spdlog::stderr_color_st("tzrec"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
 

@@ -154,12 +154,11 @@ void Model::LoadStateDict(const TensorLookup& lookup, const std::string& source,
         Fail("{}: tensor {} has shape {}, expected [{}, dim]", source, name,
              c10::str(value.sizes()), target.size(0));
       }
-      at::Tensor packed = PackTable(value, storage);
-      if (packed.sizes() != target.sizes()) {
+      if (EmptyStoredTable(1, value.size(1), storage).size(1) != target.size(1)) {
         Fail("{}: tensor {} has shape {} which does not fit the model's table", source, name,
              c10::str(value.sizes()));
       }
-      target.copy_(packed);
+      PackTableInto(value, storage, target);
       if (loaded) loaded(name);
       continue;
     }

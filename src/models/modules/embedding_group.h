@@ -146,6 +146,9 @@ at::Tensor EmptyStoredTable(int64_t rows, int64_t dim, TableStorage storage);
 
 // The tensor a table of `storage` holds for FP32 `weight`.
 at::Tensor PackTable(const at::Tensor& weight, TableStorage storage);
+// The same written into `stored` (EmptyStoredTable's shape), in blocks of rows
+// packed on the intra-op threads: no table-sized temporary.
+void PackTableInto(const at::Tensor& weight, TableStorage storage, const at::Tensor& stored);
 
 // The initial FP32 table for `table` (torchrec's default uniform(+-sqrt(1/rows))
 // unless init_fn says otherwise: nn.init.uniform_/normal_/zeros_/ones_/constant_).

@@ -51,6 +51,25 @@ double Param(const std::map<std::string, double>& params, const std::string& key
   return it == params.end() ? fallback : it->second;
 }
 
+// The activation of a perceptron, in place where the operator has an in-place
+// form: its input is the fresh output of the linear (or norm) layer before it,
+// which nothing else reads, and the backward passes of those layers do not
+// read their outputs. In place saves one activation-sized buffer per layer,
+// which at batch 4096 is what makes malloc give memory back to the kernel
+// and fault it in again on every call.
+torch::jit::Module PerceptronActivation(const std::string& spec, int64_t features,
+                                        const std::string& where, int dim) {
+  static const std::map<std::string, std::string> in_place = {
+      {"nn.ReLU", "torch.relu_(x)"}, {"nn.Sigmoid", "torch.sigmoid_(x)"}, {"nn.Tanh", "torch.tanh_(x)"}};
+  // [B, L, C] perceptrons (sequence attention) keep the out-of-place form: a
+  // 3-D linear's output can be a view, which autograd does not let change in place.
+  auto it = in_place.find(ParseActivation(spec, where).first);
+  if (dim != 2 || it == in_place.end()) return BuildActivation(spec, features, where, dim);
+  torch::jit::Module m = NewModule("Activation");
+  DefineMethods(m, "def forward(self, x: Tensor) -> Tensor:\n    return " + it->second + "\n");
+  return m;
+}
+
 }  // namespace
 
 torch::jit::Module BuildLinear(int64_t in_features, int64_t out_features, bool bias) {
@@ -209,7 +228,9 @@ torch::jit::Module BuildMlp(int64_t in_features, const MlpOptions& options,
       if (options.dim == 3) parts.push_back(BuildTranspose());
     }
     if (options.use_ln) parts.push_back(BuildLayerNorm(out));
-    if (!options.activation.empty()) parts.push_back(BuildActivation(options.activation, out, where + ".activation", options.dim));
+    if (!options.activation.empty()) {
+      parts.push_back(PerceptronActivation(options.activation, out, where + ".activation", options.dim));
+    }
     if (dropout[i] > 0.0) parts.push_back(BuildDropout(dropout[i]));
     std::string body = "def forward(self, x: Tensor) -> Tensor:\n";
     for (size_t j = 0; j < parts.size(); ++j) {
