@@ -85,6 +85,8 @@ class ExportDeepFMTest(unittest.TestCase):
         model = self.load(export_dir)
         params = {"model." + k: v for k, v in model.named_parameters()}
         self.assertTrue(any("embedding_bags" in k for k in params), list(params))
+        # A served model is not trained: no gradient bookkeeping at inference.
+        self.assertFalse(any(v.requires_grad for v in params.values()))
         ckpt_dir = os.path.join(self.latest_checkpoint(), "model")
         state = {}
         for fname in sorted(os.listdir(ckpt_dir)):

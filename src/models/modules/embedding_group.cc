@@ -59,9 +59,18 @@ const char* kTableForward[] = {
     "    rows = torch.embedding(self.weight, values, -1, False, False).float()\n"
     "    ids = torch.arange(values.size(0))\n"
     "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
+    // kInt8: without FBGEMM (Debian's libtorch) the quantized bag operator
+    // dequantizes and adds one scalar at a time, slower than the FP32 bag from
+    // a few hundred ids on. There the packed rows are gathered (plain row
+    // copies), dequantized in one vectorised pass and pooled by the FP32 bag;
+    // small lookups keep the single operator, whose per-call cost is lower.
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
-    "    return quantized.embedding_bag_byte_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
-    "                                                        False, weights, None, False)\n",
+    "    if values.size(0) < 256:\n"
+    "        return quantized.embedding_bag_byte_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
+    "                                                            False, weights, None, False)\n"
+    "    rows = quantized.embedding_bag_byte_unpack(torch.index_select(self.weight, 0, values))\n"
+    "    ids = torch.arange(values.size(0))\n"
+    "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
     "    return quantized.embedding_bag_4bit_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
     "                                                        False, weights, None, False)\n",
