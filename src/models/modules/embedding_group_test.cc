@@ -1,5 +1,6 @@
 #include "models/modules/embedding_group.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
@@ -265,6 +266,46 @@ TEST(EmbeddingGroupTest, QuantizedSequenceTables) {
   EXPECT_TRUE(at::allclose(b.at("deep"), a.at("deep")));
   EXPECT_TRUE(at::allclose(b.at("seq.sequence"), a.at("seq.sequence"), 0, 0.02));
   EXPECT_FALSE(at::equal(b.at("seq.sequence"), a.at("seq.sequence")));
+}
+
+TEST(EmbeddingTableTest, BlockPackingEqualsPackingTheWholeTable) {
+  // More rows than one packing block (2^18 values / dim 16 = 16384 rows), and
+  // a last block that is not full.
+  const at::Tensor weight = at::randn({40000, 16});
+  for (TableStorage storage : {TableStorage::kFp16, TableStorage::kInt8, TableStorage::kInt4}) {
+    at::Tensor stored = EmptyStoredTable(weight.size(0), weight.size(1), storage);
+    PackTableInto(weight, storage, stored);
+    EXPECT_TRUE(at::equal(stored, PackTable(weight, storage))) << TableStorageName(storage);
+  }
+}
+
+TEST(EmbeddingTableTest, Int8LargeLookupsMatchTheQuantizedOperator) {
+  // From 256 ids an INT8 table gathers, unpacks and pools with the FP32 bag;
+  // below it calls the quantized operator. Both must give the operator's
+  // result, with bag sizes 0..3 and per-sample weights.
+  const at::Tensor weight = at::randn({500, 8});
+  torch::jit::Module table = BuildTable(weight, TableStorage::kInt8);
+  const at::Tensor packed = table.attr("weight").toTensor();
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("quantized::embedding_bag_byte_rowwise_offsets", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                                         bool, int64_t, bool, const c10::optional<at::Tensor>&,
+                                         const c10::optional<at::Tensor>&, bool)>();
+  for (int64_t bags : {10, 300}) {
+    const at::Tensor lengths = at::arange(bags, at::kLong).remainder(4);
+    const at::Tensor offsets = at::cumsum(lengths, 0) - lengths;
+    const int64_t ids = lengths.sum().item<int64_t>();
+    const at::Tensor values = at::randint(500, {ids}, at::kLong);
+    const at::Tensor weights = at::rand({ids});
+    for (const c10::optional<at::Tensor>& w : {c10::optional<at::Tensor>(), c10::optional<at::Tensor>(weights)}) {
+      const at::Tensor expected = op.call(packed, values, offsets, false, 0, false, w, c10::nullopt, false);
+      const c10::IValue w_value = w ? c10::IValue(*w) : c10::IValue();
+      const at::Tensor got = table.forward({values, offsets, w_value}).toTensor();
+      EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5)) << bags << " bags, weights " << w.has_value();
+      EXPECT_TRUE(at::equal(got.index_select(0, at::nonzero(lengths == 0).flatten()),
+                            at::zeros({(lengths == 0).sum().item<int64_t>(), 8})));
+    }
+  }
 }
 
 TEST(EmbeddingGroupTest, ConfigErrors) {
