@@ -5,6 +5,7 @@
 #include "cli/subcommand.h"
 #include "export/exporter.h"
 #include "export/remote/remote_export.h"
+#include "export/serving_executor.h"
 
 namespace tzrec::cli {
 namespace {
@@ -41,6 +42,7 @@ const bool kRegistered = Register({
                      "accepted for compatibility (upstream samples the item tower's input here)");
       return [flags] {
         flags->request.asset_files = exporting::SplitAssetFiles(flags->asset_files);
+        exporting::UseServingGraphExecutor();  // the check run is the only model call
         remote::ExportWithRemotePaths(flags->request);
         return 0;
       };

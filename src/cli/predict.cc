@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "export/remote/published_export.h"
 #include "export/remote/remote_url.h"
+#include "export/serving_executor.h"
 #include "predict/predictor.h"
 
 namespace tzrec::cli {
@@ -68,6 +69,7 @@ const bool kRegistered = Register({
           FailConfig("--edit_config_json is not supported by tzrec predict; edit the pipeline.config");
         }
         if (f.is_profiling) spdlog::warn("--is_profiling is ignored");
+        exporting::UseServingGraphExecutor();
         f.request.reserved_columns = predict::SplitColumnList(f.reserved_columns);
         f.request.output_columns = predict::SplitColumnList(f.output_columns);
         // An s3:// / oss:// export is read from a verified local copy.
