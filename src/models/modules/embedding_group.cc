@@ -60,10 +60,10 @@ const char* kTableForward[] = {
     "    ids = torch.arange(values.size(0))\n"
     "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
     // kInt8: without FBGEMM (Debian's libtorch) the quantized bag operator
-    // dequantizes and adds one scalar at a time, slower than the FP32 bag from
-    // a few hundred ids on. There the packed rows are gathered (plain row
-    // copies), dequantized in one vectorised pass and pooled by the FP32 bag;
-    // small lookups keep the single operator, whose per-call cost is lower.
+    // dequantizes and adds one scalar at a time. From a few hundred ids it is
+    // faster to gather the packed rows (plain row copies), unpack them in one
+    // pass and pool them with the FP32 bag (caffe2's vectorised kernel); below
+    // that the single operator costs less per call.
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
     "    if values.size(0) < 256:\n"
     "        return quantized.embedding_bag_byte_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
