@@ -407,8 +407,7 @@ class GroupSourceBuilder {
       dims.push_back(table.embedding_dim);
     }
     if (group.sequence_groups_size() == 0) {
-      outputs_ += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.group_name()),
-                              Join(parts));
+      plain_groups_.push_back({group.group_name(), parts, dims});
       SetDims(group.group_name(), dims);
       return;
     }
@@ -450,6 +449,60 @@ class GroupSourceBuilder {
                                   Join(parts));
     seq_encoders_.emplace_back(group.group_name(), encoders);
     SetDims(group.group_name(), dims);
+  }
+
+  struct PlainGroup {  // a DEEP/WIDE group without sequence parts: its parts and their widths
+    std::string name;
+    std::vector<std::string> parts;
+    std::vector<int64_t> dims;
+  };
+
+  // Where `inner`'s parts run contiguously inside `outer`'s: the column
+  // offset of the run, or -1.
+  static int64_t RunOffset(const PlainGroup& inner, const PlainGroup& outer) {
+    const auto& q = outer.parts;
+    for (size_t start = 0; start + inner.parts.size() <= q.size(); ++start) {
+      if (!std::equal(inner.parts.begin(), inner.parts.end(), q.begin() + static_cast<std::ptrdiff_t>(start))) {
+        continue;
+      }
+      int64_t offset = 0;
+      for (size_t i = 0; i < start; ++i) offset += outer.dims[i];
+      return offset;
+    }
+    return -1;
+  }
+
+  // The DEEP/WIDE groups' tensors: each the concatenation of its parts, or,
+  // when its parts run inside a larger group's (DeepFM's fm group inside its
+  // deep group), a view of that group's tensor, so the same embeddings are not
+  // copied twice per call. Concatenations come first, then the views.
+  std::string PooledOutputs() const {
+    std::string cats, views;
+    for (size_t i = 0; i < plain_groups_.size(); ++i) {
+      const PlainGroup& group = plain_groups_[i];
+      int64_t width = 0;
+      for (int64_t d : group.dims) width += d;
+      // The largest group holding this one's parts (the earliest among equals).
+      const PlainGroup* base = nullptr;
+      int64_t base_offset = -1;
+      for (size_t j = 0; j < plain_groups_.size(); ++j) {
+        const PlainGroup& other = plain_groups_[j];
+        const bool larger = other.parts.size() > group.parts.size() || (other.parts.size() == group.parts.size() && j < i);
+        if (j == i || !larger || (base != nullptr && other.parts.size() <= base->parts.size())) continue;
+        const int64_t offset = RunOffset(group, other);
+        if (offset >= 0) {
+          base = &other;
+          base_offset = offset;
+        }
+      }
+      if (base == nullptr) {
+        cats += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.name), Join(group.parts));
+      } else {
+        views += fmt::format("    out[{}] = out[{}].narrow(1, {}, {})\n", PyStr(group.name), PyStr(base->name),
+                             base_offset, width);
+      }
+    }
+    return cats + views;
   }
 
   std::string PooledLookup(const Feature& feature, const EmbeddingTable& table) {
@@ -739,7 +792,7 @@ class GroupSourceBuilder {
     }
     source += lookups_;
     source += "    out: Dict[str, Tensor] = {}\n";
-    source += outputs_ + encoder_lines_ + "    return out\n";
+    source += PooledOutputs() + outputs_ + encoder_lines_ + "    return out\n";
     DefineMethods(result.module, kGroupHelpers);
     DefineMethods(result.module, source);
     result.layout = std::move(layout_);
@@ -758,6 +811,7 @@ class GroupSourceBuilder {
   std::vector<uint32_t> ec_dim_order_;
   std::map<std::pair<std::string, std::string>, std::string> pooled_vars_, query_vars_;
   std::map<std::string, std::string> offsets_vars_;  // lengths expression -> offsets variable
+  std::vector<PlainGroup> plain_groups_;
   std::map<std::pair<std::string, std::string>, Jagged> sequence_vars_;
   std::string lookups_, outputs_, encoder_lines_;
   std::vector<std::pair<std::string, torch::jit::Module>> seq_encoders_;

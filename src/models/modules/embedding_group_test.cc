@@ -268,6 +268,33 @@ TEST(EmbeddingGroupTest, QuantizedSequenceTables) {
   EXPECT_FALSE(at::equal(b.at("seq.sequence"), a.at("seq.sequence")));
 }
 
+TEST(EmbeddingGroupTest, GroupInsideAnotherIsAViewOfIt) {
+  // "fm" (listed first) holds [item, cat], a run inside "deep"'s [price, item,
+  // cat]; "tail" holds [cat, price], not a run of either.
+  Fixture f;
+  auto* groups = f.config.mutable_model_config()->mutable_feature_groups();
+  groups->Clear();
+  auto add = [&](const std::string& name, std::vector<std::string> names) {
+    protos::FeatureGroupConfig* g = groups->Add();
+    g->set_group_name(name);
+    g->set_group_type(protos::DEEP);
+    for (const auto& n : names) g->add_feature_names(n);
+  };
+  add("fm", {"item", "cat"});
+  add("deep", {"price", "item", "cat"});
+  add("tail", {"cat", "price"});
+  EmbeddingGroup group = f.Build();
+  auto out = RunGroup(group, Inputs());
+  const at::Tensor deep = out.at("deep");
+  const at::Tensor fm = out.at("fm");
+  EXPECT_TRUE(at::equal(fm, deep.narrow(1, 1, 8)));
+  EXPECT_EQ(fm.data_ptr<float>(), deep.data_ptr<float>() + 1);  // no copy
+  const at::Tensor tail = out.at("tail");
+  EXPECT_TRUE(at::equal(tail, at::cat({deep.narrow(1, 5, 4), deep.narrow(1, 0, 1)}, 1)));
+  EXPECT_NE(tail.storage().data(), deep.storage().data());  // its own concatenation
+  EXPECT_EQ(group.layout.total_dim("fm", "test"), 8);
+}
+
 TEST(EmbeddingTableTest, BlockPackingEqualsPackingTheWholeTable) {
   // More rows than one packing block (2^18 values / dim 16 = 16384 rows), and
   // a last block that is not full.
