@@ -55,12 +55,14 @@ c10::Dict<std::string, at::Tensor> RandomInputs(int64_t batch, const std::vector
 
 int main(int argc, char** argv) {
   CLI::App app{"libtorch inference of an exported criteo-shaped DeepFM"};
-  std::string model_path, buckets_arg, memory_policy = "tzrec";
-  std::vector<int64_t> batch_sizes = {1, 64, 512, 4096};
+  std::string model_path, memory_policy = "tzrec";
+  std::vector<int64_t> buckets, batch_sizes = {1, 64, 512, 4096};
   int dense = 13, threads = 1, latency_iters = 300, warmup = 5;
   int64_t rows = 40000;
   app.add_option("--model", model_path, "scripted_model.pt")->required();
-  app.add_option("--buckets", buckets_arg, "comma-separated id counts of cat_0, cat_1, ...")->required();
+  app.add_option("--buckets", buckets, "comma-separated id counts of cat_0, cat_1, ...")
+      ->required()
+      ->delimiter(',');
   app.add_option("--dense", dense, "dense features int_0..");
   app.add_option("--threads", threads, "intra-op threads");
   app.add_option("--batch_sizes", batch_sizes);
@@ -72,12 +74,6 @@ int main(int argc, char** argv) {
 
   if (memory_policy == "tzrec") tzrec::data::InstallTensorMemoryPolicy();
   at::set_num_threads(threads);
-  std::vector<int64_t> buckets;
-  for (size_t start = 0; start <= buckets_arg.size();) {
-    size_t comma = std::min(buckets_arg.find(',', start), buckets_arg.size());
-    buckets.push_back(std::stoll(buckets_arg.substr(start, comma - start)));
-    start = comma + 1;
-  }
 
   torch::jit::Module model = torch::jit::load(model_path);
   model.eval();

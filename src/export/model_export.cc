@@ -88,8 +88,8 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
       "checkpoint " + state_->checkpoint.path, [&reader](const std::string& name) { reader.Release(name); });
   model->SetTraining(false);
   // Nothing trains a served model: without requires_grad, libtorch runs the
-  // forward-only embedding bag (no backward bookkeeping per lookup; about a
-  // third of the FP32 batch-1 latency).
+  // forward-only embedding bag (no backward bookkeeping per lookup; FP32
+  // batch-1 latency 0.37 -> 0.30-0.35 ms on the benchmark DeepFM).
   for (const at::Tensor& parameter : model->module().parameters()) parameter.set_requires_grad(false);
   if (state_->input_tile == 0) {
     model->SaveScripted(path);

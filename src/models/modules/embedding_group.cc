@@ -407,7 +407,7 @@ class GroupSourceBuilder {
       dims.push_back(table.embedding_dim);
     }
     if (group.sequence_groups_size() == 0) {
-      plain_groups_.push_back({group.group_name(), parts, dims});
+      plain_groups_.push_back({group.group_name(), parts});
       SetDims(group.group_name(), dims);
       return;
     }
@@ -451,22 +451,22 @@ class GroupSourceBuilder {
     SetDims(group.group_name(), dims);
   }
 
-  struct PlainGroup {  // a DEEP/WIDE group without sequence parts: its parts and their widths
+  struct PlainGroup {  // a DEEP/WIDE group without sequence parts (widths: layout_.group_dims)
     std::string name;
     std::vector<std::string> parts;
-    std::vector<int64_t> dims;
   };
 
   // Where `inner`'s parts run contiguously inside `outer`'s: the column
   // offset of the run, or -1.
-  static int64_t RunOffset(const PlainGroup& inner, const PlainGroup& outer) {
+  int64_t RunOffset(const PlainGroup& inner, const PlainGroup& outer) const {
     const auto& q = outer.parts;
+    const std::vector<int64_t>& dims = layout_.group_dims.at(outer.name);
     for (size_t start = 0; start + inner.parts.size() <= q.size(); ++start) {
       if (!std::equal(inner.parts.begin(), inner.parts.end(), q.begin() + static_cast<std::ptrdiff_t>(start))) {
         continue;
       }
       int64_t offset = 0;
-      for (size_t i = 0; i < start; ++i) offset += outer.dims[i];
+      for (size_t i = 0; i < start; ++i) offset += dims[i];
       return offset;
     }
     return -1;
@@ -480,8 +480,6 @@ class GroupSourceBuilder {
     std::string cats, views;
     for (size_t i = 0; i < plain_groups_.size(); ++i) {
       const PlainGroup& group = plain_groups_[i];
-      int64_t width = 0;
-      for (int64_t d : group.dims) width += d;
       // The largest group holding this one's parts (the earliest among equals).
       const PlainGroup* base = nullptr;
       int64_t base_offset = -1;
@@ -499,7 +497,7 @@ class GroupSourceBuilder {
         cats += fmt::format("    out[{}] = torch.cat([{}], 1)\n", PyStr(group.name), Join(group.parts));
       } else {
         views += fmt::format("    out[{}] = out[{}].narrow(1, {}, {})\n", PyStr(group.name), PyStr(base->name),
-                             base_offset, width);
+                             base_offset, layout_.group_total_dim.at(group.name));
       }
     }
     return cats + views;
