@@ -8,6 +8,34 @@
 
 namespace tzrec::models {
 
+MlpTowers AddMlpTowers(const google::protobuf::RepeatedPtrField<protos::Tower>& towers,
+                       const EmbeddingGroupLayout& layout, const std::string& where,
+                       const std::string& model, torch::jit::Module& dict, std::string& src,
+                       const char* sequence_hint) {
+  MlpTowers result;
+  std::set<std::string> inputs;
+  for (int i = 0; i < towers.size(); ++i) {
+    const protos::Tower& tower = towers.Get(i);
+    const std::string at = fmt::format("{}.towers[{}]", where, i);
+    if (!inputs.insert(tower.input()).second) {
+      FailConfig("{}.input: group '{}' already has a tower", at, tower.input());
+    }
+    if (sequence_hint != nullptr && layout.is_sequence_group(tower.input())) {
+      FailConfig("{}.input: '{}' is a SEQUENCE group; {}", at, tower.input(), sequence_hint);
+    }
+    if (!tower.has_mlp() || tower.mlp().hidden_units_size() == 0) {
+      FailConfig("{}.mlp: a tower needs an mlp with hidden_units", at);
+    }
+    const int64_t in = layout.total_dim(tower.input(), model);
+    AddChild(dict, tower.input(), BuildMlp(in, MlpFromProto(tower.mlp()), at + ".mlp"));
+    result.total_dim += tower.mlp().hidden_units(tower.mlp().hidden_units_size() - 1);
+    src += fmt::format("    t{} = getattr(self.towers, {}).forward(grouped[{}])\n", i,
+                       PyStr(tower.input()), PyStr(tower.input()));
+    result.outputs += fmt::format("{}t{}", result.outputs.empty() ? "" : ", ", i);
+  }
+  return result;
+}
+
 std::unique_ptr<Model> BuildMultiTower(const ModelContext& context) {
   const protos::ModelConfig& model_config = context.config.model_config();
   const protos::MultiTower& cfg = model_config.multi_tower();
@@ -25,31 +53,14 @@ std::unique_ptr<Model> BuildMultiTower(const ModelContext& context) {
   torch::jit::Module towers = NewModule("ModuleDict");
   std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
   src += "    grouped = self.embedding_group.forward(data)\n";
-  std::string parts;
-  int64_t total_dim = 0;
-  std::set<std::string> inputs;
-  for (int i = 0; i < cfg.towers_size(); ++i) {
-    const protos::Tower& tower = cfg.towers(i);
-    const std::string where = fmt::format("model_config.multi_tower.towers[{}]", i);
-    if (!inputs.insert(tower.input()).second) {
-      FailConfig("{}.input: group '{}' already has a tower", where, tower.input());
-    }
-    if (!tower.has_mlp() || tower.mlp().hidden_units_size() == 0) {
-      FailConfig("{}.mlp: a tower needs an mlp with hidden_units", where);
-    }
-    const int64_t in = layout.total_dim(tower.input(), "multi_tower");
-    AddChild(towers, tower.input(), BuildMlp(in, MlpFromProto(tower.mlp()), where + ".mlp"));
-    total_dim += tower.mlp().hidden_units(tower.mlp().hidden_units_size() - 1);
-    src += fmt::format("    t{} = getattr(self.towers, {}).forward(grouped[{}])\n", i,
-                       PyStr(tower.input()), PyStr(tower.input()));
-    parts += fmt::format("{}t{}", parts.empty() ? "" : ", ", i);
-  }
+  const MlpTowers mlp_towers =
+      AddMlpTowers(cfg.towers(), layout, "model_config.multi_tower", "multi_tower", towers, src);
   AddChild(root, "towers", towers);
-  src += fmt::format("    y = torch.cat([{}], -1)\n", parts);
-  int64_t final_dim = total_dim;
+  src += fmt::format("    y = torch.cat([{}], -1)\n", mlp_towers.outputs);
+  int64_t final_dim = mlp_towers.total_dim;
   if (cfg.has_final()) {
     AddChild(root, "final_mlp",
-             BuildMlp(total_dim, MlpFromProto(cfg.final()), "model_config.multi_tower.final"));
+             BuildMlp(mlp_towers.total_dim, MlpFromProto(cfg.final()), "model_config.multi_tower.final"));
     final_dim = cfg.final().hidden_units(cfg.final().hidden_units_size() - 1);
     src += "    y = self.final_mlp.forward(y)\n";
   }

@@ -1,10 +1,9 @@
 #include "models/multi_tower_din.h"
 
-#include <set>
-
 #include "common/error.h"
 #include "models/modules/din_encoder.h"
 #include "models/modules/jit_module.h"
+#include "models/multi_tower.h"
 #include "models/rank_model.h"
 
 namespace tzrec::models {
@@ -26,31 +25,12 @@ std::unique_ptr<Model> BuildMultiTowerDIN(const ModelContext& context) {
   AddChild(root, "embedding_group", group.module);
   std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
   src += "    grouped = self.embedding_group.forward(data)\n";
-  std::string parts;
-  int64_t total_dim = 0;
-
   // Upstream keeps the MLP towers in a ModuleDict keyed by their input group.
   torch::jit::Module towers = NewModule("ModuleDict");
-  std::set<std::string> inputs;
-  for (int i = 0; i < cfg.towers_size(); ++i) {
-    const protos::Tower& tower = cfg.towers(i);
-    const std::string at = fmt::format("{}.towers[{}]", where, i);
-    if (!inputs.insert(tower.input()).second) {
-      FailConfig("{}.input: group '{}' already has a tower", at, tower.input());
-    }
-    if (layout.is_sequence_group(tower.input())) {
-      FailConfig("{}.input: '{}' is a SEQUENCE group; it belongs in din_towers", at, tower.input());
-    }
-    if (!tower.has_mlp() || tower.mlp().hidden_units_size() == 0) {
-      FailConfig("{}.mlp: a tower needs an mlp with hidden_units", at);
-    }
-    const int64_t in = layout.total_dim(tower.input(), "multi_tower_din");
-    AddChild(towers, tower.input(), BuildMlp(in, MlpFromProto(tower.mlp()), at + ".mlp"));
-    total_dim += tower.mlp().hidden_units(tower.mlp().hidden_units_size() - 1);
-    src += fmt::format("    t{} = getattr(self.towers, {}).forward(grouped[{}])\n", i,
-                       PyStr(tower.input()), PyStr(tower.input()));
-    parts += fmt::format("{}t{}", parts.empty() ? "" : ", ", i);
-  }
+  const MlpTowers mlp_towers = AddMlpTowers(cfg.towers(), layout, where, "multi_tower_din", towers, src,
+                                            "it belongs in din_towers");
+  std::string parts = mlp_towers.outputs;
+  int64_t total_dim = mlp_towers.total_dim;
   AddChild(root, "towers", towers);
 
   torch::jit::Module din_towers = NewModule("ModuleList");
