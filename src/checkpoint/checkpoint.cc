@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <set>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
@@ -13,6 +14,48 @@
 namespace fs = std::filesystem;
 
 namespace tzrec::checkpoint {
+
+namespace {
+
+// upstream's DenseEMA saves its update count beside the averaged parameters.
+constexpr char kEmaCountKey[] = "__n_averaged__";
+
+// `base` with the tensors `top` also has taken from `top`.
+class OverlayReader : public StateReader {
+ public:
+  OverlayReader(std::unique_ptr<StateReader> base, std::unique_ptr<StateReader> top)
+      : StateReader(base->path() + " + " + top->path()), base_(std::move(base)), top_(std::move(top)) {
+    for (const TensorEntry& entry : base_->entries()) {
+      const TensorEntry* over = top_->Find(entry.name);
+      if (over != nullptr && over->shape != entry.shape) {
+        Fail("{}: tensor {} has shape {} there but [{}] in {}", top_->path(), entry.name,
+             fmt::format("[{}]", fmt::join(over->shape, ", ")), fmt::join(entry.shape, ", "), base_->path());
+      }
+      AddEntry(over != nullptr ? *over : entry);
+    }
+  }
+  at::Tensor Map(const std::string& name) const override { return Of(name).Map(name); }
+  void Release(const std::string& name) const override { Of(name).Release(name); }
+
+ private:
+  void ReadRowsOf(const TensorEntry& entry, int64_t begin, int64_t end, void* dest) const override {
+    Of(entry.name).ReadRowsInto(entry.name, begin, end, dest);
+  }
+  const StateReader& Of(const std::string& name) const { return top_->Find(name) ? *top_ : *base_; }
+
+  std::unique_ptr<StateReader> base_;
+  std::unique_ptr<StateReader> top_;
+};
+
+// "a, b, c" with at most `limit` names, then how many more.
+std::string NameList(const std::vector<std::string>& names, size_t limit = 20) {
+  std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(limit, names.size())));
+  std::string out = fmt::format("{}", fmt::join(shown, ", "));
+  if (names.size() > limit) out += fmt::format(" and {} more", names.size() - limit);
+  return out;
+}
+
+}  // namespace
 
 std::string CheckpointPath(const std::string& model_dir, int64_t step) {
   return (fs::path(model_dir) / (kCheckpointPrefix + std::to_string(step))).string();
@@ -60,43 +103,21 @@ void WriteTensorFile(const std::string& path, const NamedTensors& tensors) {
   if (!out) Fail("cannot write {}", path);
 }
 
-models::TensorMap ReadTensorFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail("cannot read {}: no such file", path);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  c10::IValue value;
-  try {
-    value = torch::jit::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    Fail("cannot read {}: not a PyTorch tensor file ({})", path,
-         std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
-  }
-  if (!value.isGenericDict()) Fail("cannot read {}: expected a dict of tensors", path);
-  models::TensorMap out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString() || !item.value().isTensor()) {
-      Fail("cannot read {}: expected a dict of str -> tensor", path);
-    }
-    out[item.key().toStringRef()] = item.value().toTensor();
-  }
-  return out;
-}
-
 std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const NamedTensors& model_state,
-                           const models::TensorMap& optimizer_state, uint32_t keep_checkpoint_max) {
+                           const std::vector<DcpItem>& optimizer_state, uint32_t keep_checkpoint_max) {
   const fs::path final_path = CheckpointPath(model_dir, step);
   const fs::path tmp = final_path.string() + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
-  fs::create_directories(tmp / kModelSubdir, ec);
-  fs::create_directories(tmp / kOptimizerSubdir, ec);
+  fs::create_directories(tmp, ec);
   if (ec) Fail("cannot create checkpoint directory {}: {}", tmp.string(), ec.message());
-  WriteTensorFile((tmp / kModelSubdir / kStateFile).string(), model_state);
-  // Sorted names make the file deterministic.
-  NamedTensors optimizer(optimizer_state.begin(), optimizer_state.end());
-  std::sort(optimizer.begin(), optimizer.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  WriteTensorFile((tmp / kOptimizerSubdir / kStateFile).string(), optimizer);
+  std::vector<DcpItem> model;
+  for (const auto& [name, tensor] : model_state) model.push_back({name, {}, tensor});
+  WriteDcpDirectory((tmp / kModelSubdir).string(), model);
+  // Sorted names make the files deterministic.
+  std::vector<DcpItem> optimizer = optimizer_state;
+  std::sort(optimizer.begin(), optimizer.end(), [](const DcpItem& a, const DcpItem& b) { return a.fqn < b.fqn; });
+  WriteDcpDirectory((tmp / kOptimizerSubdir).string(), optimizer);
   fs::remove_all(final_path, ec);
   fs::rename(tmp, final_path, ec);
   if (ec) Fail("cannot move checkpoint into {}: {}", final_path.string(), ec.message());
@@ -115,19 +136,64 @@ void PruneCheckpoints(const std::string& model_dir, uint32_t keep) {
   }
 }
 
-models::TensorMap ReadModelState(const std::string& checkpoint_path) {
+std::unique_ptr<StateReader> OpenModelState(const std::string& checkpoint_path, bool use_dense_ema) {
   if (!fs::is_directory(checkpoint_path)) Fail("checkpoint {} does not exist", checkpoint_path);
-  return ReadTensorFile((fs::path(checkpoint_path) / kModelSubdir / kStateFile).string());
+  std::unique_ptr<StateReader> model = OpenStateDir(checkpoint_path, kModelSubdir);
+  if (!model) Fail("checkpoint {} has no {}/ directory", checkpoint_path, kModelSubdir);
+  if (!use_dense_ema) return model;
+  std::unique_ptr<StateReader> ema = OpenStateDir(checkpoint_path, kDenseEmaSubdir);
+  if (!ema) {
+    // As upstream: without dense_ema/ the model's own parameters are used.
+    spdlog::warn("checkpoint {} has no {}/ (use_dense_ema): using the model's own dense parameters",
+                 checkpoint_path, kDenseEmaSubdir);
+    return model;
+  }
+  spdlog::info("dense parameters from {}/ (use_dense_ema)", kDenseEmaSubdir);
+  return std::make_unique<OverlayReader>(std::move(model), std::move(ema));
+}
+
+models::TensorMap ReadModelState(const std::string& checkpoint_path) {
+  models::TensorMap out;
+  for (auto& [name, tensor] : OpenModelState(checkpoint_path)->ReadAll()) out[name] = std::move(tensor);
+  return out;
 }
 
 models::TensorMap ReadOptimizerState(const std::string& checkpoint_path) {
-  const fs::path path = fs::path(checkpoint_path) / kOptimizerSubdir / kStateFile;
-  if (!fs::exists(path)) return {};
-  return ReadTensorFile(path.string());
+  std::unique_ptr<StateReader> reader = OpenStateDir(checkpoint_path, kOptimizerSubdir);
+  models::TensorMap out;
+  if (!reader) return out;
+  for (auto& [name, tensor] : reader->ReadAll()) out[name] = std::move(tensor);
+  return out;
 }
 
-void RestoreModel(models::Model& model, const std::string& checkpoint_path) {
-  model.LoadStateDict(ReadModelState(checkpoint_path), "checkpoint " + checkpoint_path);
+void RestoreModel(models::Model& model, const StateReader& state, const std::string& source, bool allow_extra) {
+  std::vector<std::string> missing;
+  std::set<std::string> wanted;
+  for (const auto& [name, tensor] : model.StateDict()) {
+    wanted.insert(name);
+    if (state.Find(name) == nullptr) missing.push_back(name);
+  }
+  if (!missing.empty()) {
+    Fail("{}: {} tensor(s) of the model are missing: {}", source, missing.size(), NameList(missing));
+  }
+  if (!allow_extra) {
+    std::vector<std::string> extra;
+    for (const TensorEntry& entry : state.entries()) {
+      if (!wanted.count(entry.name) && entry.name != kEmaCountKey) extra.push_back(entry.name);
+    }
+    if (!extra.empty()) {
+      Fail("{}: {} tensor(s) are not in the model: {}", source, extra.size(), NameList(extra));
+    }
+  }
+  // Each tensor is viewed straight from the file mapping, copied (or packed)
+  // into the model, and its pages dropped.
+  model.LoadStateDict([&state](const std::string& name) { return state.Map(name); }, source,
+                      [&state](const std::string& name) { state.Release(name); });
+}
+
+void RestoreModel(models::Model& model, const std::string& checkpoint_path, const RestoreOptions& options) {
+  const std::unique_ptr<StateReader> state = OpenModelState(checkpoint_path, options.use_dense_ema);
+  RestoreModel(model, *state, "checkpoint " + checkpoint_path, options.allow_extra);
 }
 
 }  // namespace tzrec::checkpoint

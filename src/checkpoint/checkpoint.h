@@ -1,12 +1,13 @@
 // Checkpoints: model_dir/model.ckpt-<step>/ with
-//   model/state_dict.pt      parameters and buffers by upstream state-dict name
-//                            ("model.embedding_group.emb_impls.__BASE__.ebc...")
-//   optimizer/state_dict.pt  optimizer slots by "<param>.<slot>"
-// Each file is a pickled Dict[str, Tensor] in PyTorch's zip format, so stock
-// PyTorch reads it with torch.load(path). <step> is the 0-based global step.
-//
-// (Upstream writes torch.distributed.checkpoint shards in the same two
-// directories; reading those is a separate task, see DESIGN.md section 4.)
+//   model/      parameters and buffers by upstream state-dict name
+//               ("model.embedding_group.emb_impls.__BASE__.ebc...")
+//   optimizer/  optimizer state in torchrec's names (optimizer_state.h)
+//   dense_ema/  (read only) EMA copies of the dense parameters
+// each a torch.distributed.checkpoint directory (.metadata + .distcp files),
+// as TorchEasyRec writes them: tzrec reads TorchEasyRec's checkpoints, and
+// TorchEasyRec (dcp.load) reads tzrec's. tzrec's older layout, one
+// state_dict.pt (a pickled Dict[str, Tensor]) per directory, is still read.
+// <step> is the 0-based global step. docs/checkpoints.md has the details.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint/dcp_writer.h"
+#include "config/protos/train.pb.h"
+#include "checkpoint/state_reader.h"
 #include "models/model.h"
 
 namespace tzrec::checkpoint {
@@ -22,7 +26,7 @@ namespace tzrec::checkpoint {
 inline constexpr char kCheckpointPrefix[] = "model.ckpt-";
 inline constexpr char kModelSubdir[] = "model";
 inline constexpr char kOptimizerSubdir[] = "optimizer";
-inline constexpr char kStateFile[] = "state_dict.pt";
+inline constexpr char kDenseEmaSubdir[] = "dense_ema";
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -42,26 +46,51 @@ std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& 
 std::optional<std::string> LatestCheckpoint(const std::string& model_dir);
 
 // Writes model.ckpt-<step> (replacing one of that step), complete or not at
-// all: files go to a temporary directory renamed into place. Then keeps only
-// the newest `keep_checkpoint_max` checkpoints (0 keeps all). Returns the path.
+// all: files go to a temporary directory renamed into place. model/ holds
+// `model_state`, optimizer/ `optimizer_state` (already in the checkpoint's
+// names, see optimizer_state.h). Then keeps only the newest
+// `keep_checkpoint_max` checkpoints (0 keeps all). Returns the path.
 std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const NamedTensors& model_state,
-                           const models::TensorMap& optimizer_state, uint32_t keep_checkpoint_max = 0);
+                           const std::vector<DcpItem>& optimizer_state, uint32_t keep_checkpoint_max = 0);
 
 // Removes all but the newest `keep` checkpoints (keep 0: none removed).
 void PruneCheckpoints(const std::string& model_dir, uint32_t keep);
 
-// Pickled Dict[str, Tensor] files, as torch.save / torch.load see them.
+// A pickled Dict[str, Tensor] file, as torch.save writes it (the older
+// layout's state_dict.pt; tests use it to build such checkpoints).
 void WriteTensorFile(const std::string& path, const NamedTensors& tensors);
-models::TensorMap ReadTensorFile(const std::string& path);
 
-// The model tensors of a checkpoint directory. Error naming the file when it
-// is missing or unreadable.
+// The model tensors of a checkpoint, read lazily (state_reader.h); with
+// `use_dense_ema`, the dense parameters saved in dense_ema/ replace the
+// model's own (upstream's export_config.use_dense_ema). Error naming the
+// checkpoint when it has no model/.
+std::unique_ptr<StateReader> OpenModelState(const std::string& checkpoint_path, bool use_dense_ema = false);
+// Every model tensor, read.
 models::TensorMap ReadModelState(const std::string& checkpoint_path);
-// The optimizer tensors; empty when the checkpoint has none.
+// The optimizer tensors by their checkpoint names; empty when there are none.
 models::TensorMap ReadOptimizerState(const std::string& checkpoint_path);
 
-// Loads a checkpoint's model tensors into `model`; a tensor missing from the
-// checkpoint or of the wrong shape is an error naming it and the checkpoint.
-void RestoreModel(models::Model& model, const std::string& checkpoint_path);
+// upstream's config_util.use_dense_ema: the eval or export config's own
+// use_dense_ema when set, else whether the dense optimizer keeps an EMA.
+template <typename EvalOrExportConfig>
+bool UseDenseEma(const EvalOrExportConfig& config, const protos::TrainConfig& train_config) {
+  return config.has_use_dense_ema() ? config.use_dense_ema() : train_config.dense_optimizer().has_ema();
+}
+
+struct RestoreOptions {
+  bool use_dense_ema = false;
+  // Tensors the model does not have are an error unless allowed (a match
+  // model's tower restores only its own part of the checkpoint).
+  bool allow_extra = false;
+};
+
+// Copies `state` into `model` one tensor at a time, dropping each tensor's
+// file pages after it is copied (or packed into a quantized table), so memory
+// holds the model plus one table. Errors name `source` and list every missing
+// (and unless allowed, every extra) tensor; a shape mismatch names the
+// tensor and both shapes.
+void RestoreModel(models::Model& model, const StateReader& state, const std::string& source,
+                  bool allow_extra);
+void RestoreModel(models::Model& model, const std::string& checkpoint_path, const RestoreOptions& options = {});
 
 }  // namespace tzrec::checkpoint

@@ -23,6 +23,13 @@ fs::path FreshDir(const std::string& name) {
   return dir;
 }
 
+at::Tensor StateTensorOf(models::Model& model, const std::string& name) {
+  for (const auto& [n, t] : model.StateDict()) {
+    if (n == name) return t.clone();
+  }
+  return at::Tensor();
+}
+
 struct Built {
   protos::EasyRecConfig config = SmallDeepFMConfig();
   FeatureList features = CreateFeatures(config);
@@ -51,10 +58,12 @@ TEST(CheckpointTest, StepParsingAndLatest) {
 TEST(CheckpointTest, ModelStateRoundTrip) {
   Built a;
   fs::path dir = FreshDir("roundtrip");
-  models::TensorMap optimizer = {{"model.output_mlp.weight.step", at::full({}, 3.0)}};
+  std::vector<DcpItem> optimizer = {{"state.model.output_mlp.weight.step", {}, at::full({}, 3.0)}};
   std::string path = SaveCheckpoint(dir.string(), 2, a.model->StateDict(), optimizer);
   EXPECT_EQ(path, (dir / "model.ckpt-2").string());
-  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "model" / "state_dict.pt"));
+  // torch.distributed.checkpoint directories, as TorchEasyRec writes.
+  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "model" / ".metadata"));
+  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "optimizer" / "__0_0.distcp"));
   Built b;  // different random init
   RestoreModel(*b.model, path);
   auto sa = a.model->StateDict();
@@ -66,27 +75,72 @@ TEST(CheckpointTest, ModelStateRoundTrip) {
   }
   auto opt = ReadOptimizerState(path);
   ASSERT_EQ(opt.size(), 1u);
-  EXPECT_EQ(opt.at("model.output_mlp.weight.step").item<double>(), 3.0);
+  EXPECT_EQ(opt.at("state.model.output_mlp.weight.step").item<double>(), 3.0);
   // Saving the same step again replaces it; no temporary directory remains.
   SaveCheckpoint(dir.string(), 2, a.model->StateDict(), {});
   EXPECT_TRUE(ReadOptimizerState(path).empty());
   EXPECT_FALSE(fs::exists(dir / "model.ckpt-2.tmp"));
 }
 
-TEST(CheckpointTest, MissingAndMisshapenTensorsAreNamed) {
+// tzrec's older layout: model/state_dict.pt, a torch.save dict.
+TEST(CheckpointTest, OlderSingleFileCheckpointsStillRestore) {
+  Built a;
+  fs::path dir = FreshDir("older") / "model.ckpt-4";
+  fs::create_directories(dir / "model");
+  WriteTensorFile((dir / "model" / "state_dict.pt").string(), a.model->StateDict());
+  Built b;
+  RestoreModel(*b.model, dir.string());
+  auto sa = a.model->StateDict();
+  auto sb = b.model->StateDict();
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
+  EXPECT_TRUE(ReadOptimizerState(dir.string()).empty());
+}
+
+TEST(CheckpointTest, DenseEmaReplacesTheDenseParameters) {
+  Built a;
+  fs::path dir = FreshDir("ema");
+  const std::string path = SaveCheckpoint(dir.string(), 1, a.model->StateDict(), {});
+  const std::string dense = "model.output_mlp.weight";
+  const at::Tensor averaged = at::full_like(StateTensorOf(*a.model, dense), 0.25);
+  WriteDcpDirectory(path + "/dense_ema", {{dense, {}, averaged}, {"__n_averaged__", {}, at::full({}, 7, at::kLong)}});
+  Built b;
+  RestoreModel(*b.model, path);
+  EXPECT_TRUE(at::equal(StateTensorOf(*b.model, dense), StateTensorOf(*a.model, dense)));
+  RestoreOptions ema;
+  ema.use_dense_ema = true;
+  RestoreModel(*b.model, path, ema);
+  EXPECT_TRUE(at::equal(StateTensorOf(*b.model, dense), averaged));
+}
+
+TEST(CheckpointTest, MissingExtraAndMisshapenTensorsAreNamed) {
   Built a;
   fs::path dir = FreshDir("errors");
   auto state = a.model->StateDict();
   const std::string dropped = state.front().first;
-  NamedTensors partial(state.begin() + 1, state.end());
+  const std::string dropped_too = state.back().first;
+  NamedTensors partial(state.begin() + 1, state.end() - 1);
   std::string path = SaveCheckpoint(dir.string(), 0, partial, {});
   try {
     RestoreModel(*a.model, path);
     FAIL();
   } catch (const Error& e) {
+    // Every missing tensor, not the first one only.
     EXPECT_NE(std::string(e.what()).find(dropped), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dropped_too), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 tensor(s) of the model are missing"), std::string::npos) << e.what();
   }
+  NamedTensors extra = state;
+  extra.emplace_back("model.unknown.weight", at::zeros({2}));
+  path = SaveCheckpoint(dir.string(), 2, extra, {});
+  try {
+    RestoreModel(*a.model, path);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not in the model: model.unknown.weight"), std::string::npos) << e.what();
+  }
+  RestoreOptions allow;
+  allow.allow_extra = true;
+  RestoreModel(*a.model, path, allow);
   NamedTensors wrong = state;
   wrong.back().second = at::zeros({3, 3});
   path = SaveCheckpoint(dir.string(), 1, wrong, {});

@@ -7,7 +7,6 @@
 #include "common/error.h"
 #include "config/model_type.h"
 #include "checkpoint/checkpoint.h"
-#include "checkpoint/tensor_file_reader.h"
 #include "export/input_tile.h"
 #include "models/match_model.h"
 #include "models/model.h"
@@ -22,7 +21,7 @@ struct ModelExporter::State {
   models::TableStorage sequence_storage = models::TableStorage::kFp32;
   int input_tile = 0;
   // The checkpoint's model tensors, read one at a time while restoring.
-  std::unique_ptr<checkpoint::TensorFileReader> reader;
+  std::unique_ptr<checkpoint::StateReader> reader;
 };
 
 namespace {
@@ -54,8 +53,8 @@ ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
   if (env.quant_ec_emb) {
     spdlog::info("sequence embedding tables: {} (QUANT_EC_EMB)", QuantDtypeName(*env.quant_ec_emb));
   }
-  state_->reader = std::make_unique<checkpoint::TensorFileReader>(
-      (std::filesystem::path(checkpoint.path) / checkpoint::kModelSubdir / checkpoint::kStateFile).string());
+  state_->reader = checkpoint::OpenModelState(
+      checkpoint.path, checkpoint::UseDenseEma(config.export_config(), config.train_config()));
 }
 
 ModelExporter::~ModelExporter() = default;
@@ -77,15 +76,10 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
     FailConfig("model_config.{}: exporting its \"{}\" part is not available in tzrec yet", type,
                set.subdir);
   }
-  // Streamed: each tensor is viewed straight from the file mapping, copied (or
-  // packed) into the model, and its pages dropped, so memory holds the
-  // exported model plus one FP32 table rather than the whole checkpoint.
-  const checkpoint::TensorFileReader& reader = *state_->reader;
-  model->LoadStateDict(
-      [&reader](const std::string& name) {
-        return reader.Find(name) ? reader.Map(name) : at::Tensor();
-      },
-      "checkpoint " + state_->checkpoint.path, [&reader](const std::string& name) { reader.Release(name); });
+  // Streamed: memory holds the exported model plus one FP32 table rather than
+  // the whole checkpoint. A tower takes its part of the checkpoint.
+  checkpoint::RestoreModel(*model, *state_->reader, "checkpoint " + state_->checkpoint.path,
+                           /*allow_extra=*/!set.subdir.empty());
   model->SetTraining(false);
   // Nothing trains a served model: without requires_grad, libtorch runs the
   // forward-only embedding bag (no backward bookkeeping per lookup; FP32

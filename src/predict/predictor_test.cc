@@ -200,8 +200,7 @@ class PredictTest : public ::testing::Test {
       ASSERT_TRUE(batches.Next(&batch));
       trainer.Step(batch.inputs, step, batch.epoch);
     }
-    checkpoint::SaveCheckpoint(config.model_dir(), kTrainSteps - 1, model->StateDict(),
-                               trainer.OptimizerState());
+    checkpoint::SaveCheckpoint(config.model_dir(), kTrainSteps - 1, model->StateDict(), {});
   }
 
   // The checkpoint model run directly on the whole file as one batch.

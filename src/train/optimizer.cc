@@ -188,6 +188,13 @@ class SparseAdagrad : public SparseOptimizerBase {
     sum.index_copy_(0, r.index, s);
     param.index_add_(0, r.index, r.values / s.sqrt().add_(kEps) * -lr);
   }
+  // torchrec names a fused optimizer's first state "momentum1".
+  std::string CheckpointSlotName(const std::string& slot) const override {
+    return slot == "sum" ? "momentum1" : slot;
+  }
+  std::string SlotFromCheckpointName(const std::string& name) const override {
+    return name == "momentum1" ? "sum" : name;
+  }
 
  private:
   static constexpr double kEps = 1e-8;
@@ -242,6 +249,12 @@ class SparseAdam : public SparseOptimizerBase {
     at::Tensor update = m_hat / v_hat.sqrt().add_(kEps);
     if (c_.weight_decay() != 0) update = update + c_.weight_decay() * param.index_select(0, r.index);
     param.index_add_(0, r.index, update * -lr);
+  }
+  std::string CheckpointSlotName(const std::string& slot) const override {
+    return slot == "exp_avg" ? "momentum1" : slot;
+  }
+  std::string SlotFromCheckpointName(const std::string& name) const override {
+    return name == "momentum1" ? "exp_avg" : name;
   }
 
  private:

@@ -54,6 +54,13 @@ class Optimizer {
 
   const NamedParameters& parameters() const { return params_; }
 
+  // The name torchrec's fused optimizer gives a slot of this optimizer in
+  // checkpoints ("<table>.<name>"), for sparse optimizers whose slot names
+  // differ from it; dense optimizers keep torch.optim's names ("exp_avg").
+  virtual std::string CheckpointSlotName(const std::string& slot) const { return slot; }
+  // The inverse: the slot a checkpoint name restores.
+  virtual std::string SlotFromCheckpointName(const std::string& name) const { return name; }
+
  protected:
   Optimizer(NamedParameters params, double base_lr, std::unique_ptr<LearningRateSchedule> schedule)
       : params_(std::move(params)), base_lr_(base_lr), schedule_(std::move(schedule)) {}

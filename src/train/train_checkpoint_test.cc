@@ -52,8 +52,14 @@ TEST(TrainCheckpointTest, RoundTripRestoresModelAndOptimizer) {
   fs::path dir = FreshDir("roundtrip");
   std::string path = SaveTrainCheckpoint(dir.string(), 2, trainer, 0);
   EXPECT_EQ(path, (dir / "model.ckpt-2").string());
-  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "model" / "state_dict.pt"));
-  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "optimizer" / "state_dict.pt"));
+  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "model" / ".metadata"));
+  EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "optimizer" / ".metadata"));
+  // Optimizer state under torchrec's names: the fused sparse optimizer's
+  // "<table>.momentum1", torch.optim's own slot names for dense parameters.
+  const auto saved = checkpoint::ReadOptimizerState(path);
+  const std::string table = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.cat_a_emb.weight";
+  EXPECT_TRUE(saved.count("state." + table + ".cat_a_emb.momentum1")) << saved.size();
+  EXPECT_TRUE(saved.count("state.model.deep_mlp.mlp.0.perceptron.0.weight.exp_avg")) << saved.size();
 
   Built b;  // different random init
   Trainer trainer_b(*b.model, b.config);

@@ -101,7 +101,11 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
   } else if (!config.train_config().fine_tune_checkpoint().empty()) {
     auto fine_tune = checkpoint::LatestCheckpoint(config.train_config().fine_tune_checkpoint());
     if (!fine_tune) Fail("fine_tune_checkpoint {} has no checkpoint", config.train_config().fine_tune_checkpoint());
-    checkpoint::RestoreModel(*job.model, *fine_tune);
+    // A fine-tune source may hold more than this model (another head, a
+    // larger model): only the model's own tensors must be there.
+    checkpoint::RestoreOptions restore;
+    restore.allow_extra = true;
+    checkpoint::RestoreModel(*job.model, *fine_tune, restore);
     spdlog::info("fine-tuning from {}", *fine_tune);
   }
 
@@ -161,7 +165,9 @@ std::map<std::string, double> Evaluate(const EvalOptions& options) {
   } else if (!fs::is_directory(checkpoint_path)) {
     Fail("checkpoint {} does not exist", checkpoint_path);
   }
-  checkpoint::RestoreModel(*job.model, checkpoint_path);
+  checkpoint::RestoreOptions restore;
+  restore.use_dense_ema = checkpoint::UseDenseEma(config.eval_config(), config.train_config());
+  checkpoint::RestoreModel(*job.model, checkpoint_path, restore);
   spdlog::info("evaluating {}", checkpoint_path);
 
   Trainer trainer(*job.model, config);

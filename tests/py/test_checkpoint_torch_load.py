@@ -1,4 +1,5 @@
-"""Stock PyTorch reads tzrec checkpoints with torch.load.
+"""Stock PyTorch reads tzrec checkpoints with torch.distributed.checkpoint,
+as TorchEasyRec's restore does.
 
 The checkpoint is written by the train_tests binary (test
 PythonArtifacts.Write), found beside TZREC_BINARY in the build directory.
@@ -10,6 +11,8 @@ import tempfile
 import unittest
 
 import torch
+
+from tzrec_cli import load_dcp
 
 
 def write_artifacts(out_dir):
@@ -32,8 +35,7 @@ class CheckpointTorchLoadTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_model_state_has_upstream_names(self):
-        state = torch.load(os.path.join(self.ckpt, "model", "state_dict.pt"))
-        self.assertIsInstance(state, dict)
+        state = load_dcp(os.path.join(self.ckpt, "model"))
         table = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.cat_a_emb.weight"
         self.assertEqual(tuple(state[table].shape), (10, 4))
         self.assertEqual(state[table].dtype, torch.float32)
@@ -44,10 +46,21 @@ class CheckpointTorchLoadTest(unittest.TestCase):
             self.assertFalse(tensor.requires_grad, name)
 
     def test_optimizer_state_names_params(self):
-        state = torch.load(os.path.join(self.ckpt, "optimizer", "state_dict.pt"))
+        state = load_dcp(os.path.join(self.ckpt, "optimizer"))
         table = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags.cat_a_emb.weight"
-        self.assertEqual(tuple(state[table + ".sum"].shape), (10, 4))  # adagrad accumulator
-        self.assertEqual(float(state["model.output_mlp.weight.step"]), 50.0)  # adam steps
+        # torchrec's fused optimizer names: "state.<param>.<table>.momentum1".
+        self.assertEqual(tuple(state[f"state.{table}.cat_a_emb.momentum1"].shape), (10, 4))
+        self.assertEqual(float(state["state.model.output_mlp.weight.step"]), 50.0)  # adam steps
+
+    def test_dcp_load_fills_a_state_dict_in_place(self):
+        # What TorchEasyRec's restore does: dcp.load into the model's own
+        # state dict (here plain tensors of the right shapes).
+        import torch.distributed.checkpoint as dcp
+        reference = load_dcp(os.path.join(self.ckpt, "model"))
+        target = {k: torch.zeros_like(v) for k, v in reference.items()}
+        dcp.load(target, checkpoint_id=os.path.join(self.ckpt, "model"), no_dist=True)
+        for k, v in reference.items():
+            torch.testing.assert_close(target[k], v, rtol=0, atol=0)
 
 
 if __name__ == "__main__":

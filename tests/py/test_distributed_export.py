@@ -29,8 +29,9 @@ import unittest
 
 import numpy as np
 import torch
+import torch.distributed.checkpoint
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, load_dcp, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8) + SMALL_DEEPFM_MODEL
 
@@ -87,7 +88,7 @@ class DistributedExportTest(unittest.TestCase):
         run(["train_eval", "--pipeline_config_path", cls.config_path])
         cls.checkpoint = sorted(glob.glob(os.path.join(cls.root, "model", "model.ckpt-*")),
                                 key=lambda p: int(p.rsplit("-", 1)[1]))[-1]
-        cls.state = torch.load(os.path.join(cls.checkpoint, "model", "state_dict.pt"))
+        cls.state = load_dcp(os.path.join(cls.checkpoint, "model"))
         cls.exports = {}
         for name, env, extra in [("fp32", {"QUANT_EMB": "0"}, []),
                                  ("dist", DIST, []),
@@ -246,7 +247,7 @@ model_config {{
         broken = os.path.join(self.root, "broken", "model.ckpt-1")
         os.makedirs(os.path.join(broken, "model"))
         state = {k: v for k, v in self.state.items() if not k.endswith("tags_emb.weight")}
-        torch.save(state, os.path.join(broken, "model", "state_dict.pt"))
+        torch.distributed.checkpoint.save(state, checkpoint_id=os.path.join(broken, "model"), no_dist=True)
         cases = [
             (self.config_path, [], dict(DIST, DIST_QUANT="FP16"), 2, 'DIST_QUANT="FP16" is not supported'),
             (dssm_config, ["--checkpoint_path", self.checkpoint], DIST, 2,

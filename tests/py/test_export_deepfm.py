@@ -15,7 +15,7 @@ import unittest
 
 import torch
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, random_inputs, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, load_dcp, random_inputs, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='') + SMALL_DEEPFM_MODEL
 
@@ -88,11 +88,7 @@ class ExportDeepFMTest(unittest.TestCase):
         # A served model is not trained: no gradient bookkeeping at inference.
         self.assertFalse(any(v.requires_grad for v in params.values()))
         ckpt_dir = os.path.join(self.latest_checkpoint(), "model")
-        state = {}
-        for fname in sorted(os.listdir(ckpt_dir)):
-            loaded = torch.load(os.path.join(ckpt_dir, fname), map_location="cpu")
-            if isinstance(loaded, dict):
-                state.update(loaded)
+        state = load_dcp(ckpt_dir)
         self.assertTrue(state, f"no tensors read from {ckpt_dir}")
         for name, value in params.items():
             self.assertIn(name, state)

@@ -4,7 +4,7 @@ negatives), export it, and check with stock PyTorch that the exported user
 and item towers reproduce the full model's similarity.
 
 The full model's similarity is recomputed here from the checkpoint tensors
-(torch.load of model.ckpt-<step>/model/state_dict.pt) by DSSM's definition:
+(model.ckpt-<step>/model/, read by torch.distributed.checkpoint) by DSSM's definition:
 tower = [L2-normalise](output(MLP(concat of pooled embeddings and dense
 values))), similarity = user . item^T / temperature.
 
@@ -19,7 +19,7 @@ import unittest
 
 import torch
 
-from tzrec_cli import random_inputs, run, small_config_head
+from tzrec_cli import load_dcp, random_inputs, run, small_config_head
 TEMPERATURE = 0.2
 
 CONFIG = small_config_head('clk', 32, tags_dim=4, data_extra='') + """
@@ -109,8 +109,7 @@ class ExportDSSMTest(unittest.TestCase):
         model_dir = os.path.join(self.root, "model")
         steps = [int(d.split("-")[-1]) for d in os.listdir(model_dir)
                  if d.startswith("model.ckpt-")]
-        path = os.path.join(model_dir, f"model.ckpt-{max(steps)}", "model", "state_dict.pt")
-        return torch.load(path, map_location="cpu")
+        return load_dcp(os.path.join(model_dir, f"model.ckpt-{max(steps)}", "model"))
 
     def load(self, export_dir, tower):
         model = torch.jit.load(os.path.join(export_dir, tower, "scripted_model.pt"))

@@ -78,3 +78,30 @@ def random_inputs(sparse, dense, batch_size, seed):
     for name in dense:
         data[f"{name}.values"] = torch.rand(batch_size, 1, generator=gen)
     return data
+
+
+def load_dcp(directory):
+    """Every tensor of a torch.distributed.checkpoint directory (a checkpoint's
+    model/ or optimizer/), as torch 2.12's own reader assembles them, keyed by
+    their flattened names. Skips the calling test on a torch without it."""
+    import tempfile
+    import unittest
+
+    import torch
+    if int(torch.__version__.split(".")[0]) < 2:
+        raise unittest.SkipTest("torch.distributed.checkpoint readers need torch >= 2")
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "state.pt")
+        dcp_to_torch_save(directory, path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    flat = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = value
+    walk("", state)
+    return flat

@@ -112,7 +112,7 @@ nlohmann::ordered_json DenseMeta(const std::vector<SparseInput>& inputs) {
 std::vector<std::string> WriteDenseGraph(const protos::EasyRecConfig& config,
                                          const std::vector<const Feature*>& features,
                                          const std::vector<SparseInput>& inputs,
-                                         const checkpoint::TensorFileReader& checkpoint,
+                                         const checkpoint::StateReader& checkpoint,
                                          const std::string& path) {
   models::ModelBuildOptions options;
   options.embedded_inputs = true;

@@ -26,7 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint/tensor_file_reader.h"
+#include "checkpoint/state_reader.h"
 #include "config/protos/pipeline.pb.h"
 #include "export/distributed/sparse_tables.h"
 #include "features/feature.h"
@@ -46,7 +46,7 @@ nlohmann::ordered_json DenseMeta(const std::vector<SparseInput>& inputs);
 std::vector<std::string> WriteDenseGraph(const protos::EasyRecConfig& config,
                                          const std::vector<const Feature*>& features,
                                          const std::vector<SparseInput>& inputs,
-                                         const checkpoint::TensorFileReader& checkpoint,
+                                         const checkpoint::StateReader& checkpoint,
                                          const std::string& path);
 
 }  // namespace tzrec::exporting::distributed

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
-#include "checkpoint/tensor_file_reader.h"
+#include "checkpoint/state_reader.h"
 #include "common/error.h"
 #include "config/model_type.h"
 #include "config/pipeline_config.h"
@@ -60,8 +60,9 @@ void ExportDistributedEmbedding(const DistributedExportRequest& request,
   const std::vector<const Feature*>& exported = sets.front().features;
   const std::vector<SparseInput> inputs = DenseGraphInputs(config, features);
   const SparsePlan plan = PlanSparseTables(inputs);
-  const checkpoint::TensorFileReader reader(
-      (fs::path(checkpoint.path) / checkpoint::kModelSubdir / checkpoint::kStateFile).string());
+  const std::unique_ptr<checkpoint::StateReader> state = checkpoint::OpenModelState(
+      checkpoint.path, checkpoint::UseDenseEma(config.export_config(), config.train_config()));
+  const checkpoint::StateReader& reader = *state;
   CheckSparseTables(plan, reader, sparse_options);
   spdlog::info("distributed-embedding export: {} tables in {} shard(s){}", plan.tables.size(),
                sparse_options.num_shards, sparse_options.quant_int8 ? ", DIST_QUANT=INT8" : "");

@@ -11,7 +11,7 @@
 //                         last), assets
 //
 // Tables are streamed from the checkpoint block by block
-// (checkpoint::TensorFileReader), so the largest table never has to fit in
+// (checkpoint::StateReader), so the largest table never has to fit in
 // memory. Everything is written into the export's staging directory and
 // published at the end: a failure publishes nothing.
 //

@@ -101,7 +101,7 @@ nlohmann::ordered_json TableMeta(const SparseTable& table, const FloatDtype& dty
 // Streams rows [begin, end) of one table: read a block, check it, convert it.
 class TableRowProducer {
  public:
-  TableRowProducer(const checkpoint::TensorFileReader& checkpoint, const SparseTable& table,
+  TableRowProducer(const checkpoint::StateReader& checkpoint, const SparseTable& table,
                    int64_t begin, int64_t end, const SparseExportOptions& options, Progress* progress,
                    uint64_t* rows_done)
       : checkpoint_(checkpoint), table_(table), next_(begin), end_(end), quant_(options.quant_int8),
@@ -144,7 +144,7 @@ class TableRowProducer {
   }
 
  private:
-  const checkpoint::TensorFileReader& checkpoint_;
+  const checkpoint::StateReader& checkpoint_;
   const SparseTable& table_;
   int64_t next_, end_;
   bool quant_;
@@ -200,7 +200,7 @@ SparsePlan PlanSparseTables(const std::vector<SparseInput>& inputs) {
   return plan;
 }
 
-void CheckSparseTables(const SparsePlan& plan, const checkpoint::TensorFileReader& checkpoint,
+void CheckSparseTables(const SparsePlan& plan, const checkpoint::StateReader& checkpoint,
                        const SparseExportOptions& options) {
   if (options.num_shards < 1) FailConfig("--num_shards must be at least 1, got {}", options.num_shards);
   for (const SparseTable& table : plan.tables) {
@@ -224,7 +224,7 @@ std::string ShardName(int index, int num_shards) {
   return fmt::format("sparse_embeddings-{:02d}-of-{:02d}", index, num_shards);
 }
 
-void WriteSparseTables(const SparsePlan& plan, const checkpoint::TensorFileReader& checkpoint,
+void WriteSparseTables(const SparsePlan& plan, const checkpoint::StateReader& checkpoint,
                        const std::string& sparse_dir, const SparseExportOptions& options) {
   CheckSparseTables(plan, checkpoint, options);
   std::error_code ec;

@@ -32,7 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint/tensor_file_reader.h"
+#include "checkpoint/state_reader.h"
 #include "features/feature.h"
 
 namespace tzrec::exporting::distributed {
@@ -75,7 +75,7 @@ struct SparseExportOptions {
 // Checks every planned table against the checkpoint before anything is
 // written: present, 2-D floating point, of the planned dim; INT8 dims even.
 // Error (ConfigError for the dim) naming the table and the checkpoint file.
-void CheckSparseTables(const SparsePlan& plan, const checkpoint::TensorFileReader& checkpoint,
+void CheckSparseTables(const SparsePlan& plan, const checkpoint::StateReader& checkpoint,
                        const SparseExportOptions& options);
 
 // "sparse_embeddings-<i>-of-<n>" (two digits at least, as upstream).
@@ -83,7 +83,7 @@ std::string ShardName(int index, int num_shards);
 
 // Writes the files above into `sparse_dir` (created). A non-finite weight is
 // an Error naming the table and the row.
-void WriteSparseTables(const SparsePlan& plan, const checkpoint::TensorFileReader& checkpoint,
+void WriteSparseTables(const SparsePlan& plan, const checkpoint::StateReader& checkpoint,
                        const std::string& sparse_dir, const SparseExportOptions& options);
 
 }  // namespace tzrec::exporting::distributed
