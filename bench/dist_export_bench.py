@@ -117,7 +117,15 @@ def dense_weights(tzrec, tiny_config_text, root):
     sh([tzrec, "train_eval", "--pipeline_config_path", config])
     ckpts = sorted((d for d in os.listdir(os.path.join(root, "model")) if d.startswith("model.ckpt-")),
                    key=lambda d: int(d.rsplit("-", 1)[1]))
-    return torch.load(os.path.join(root, "model", ckpts[-1], "model", "state_dict.pt"))
+    # tzrec writes DCP directories; torch 2.12 (scripts/venv.sh) turns one
+    # into a torch.save file this script's torch reads.
+    converted = os.path.join(root, "state_dict.pt")
+    venv_py = subprocess.run([os.path.join(HERE, "..", "scripts", "venv.sh")], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    sh([venv_py, "-c", "import sys; from torch.distributed.checkpoint.format_utils import "
+        "dcp_to_torch_save; dcp_to_torch_save(sys.argv[1], sys.argv[2])",
+        os.path.join(root, "model", ckpts[-1], "model"), converted])
+    return torch.load(converted)
 
 
 def table_rows(config_text):
