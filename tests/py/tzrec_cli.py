@@ -2,6 +2,13 @@
 small train/data/feature config block their tiny models are trained on."""
 import os
 import subprocess
+import warnings
+
+# torch 2.12 deprecates TorchScript in favour of torch.export and warns on
+# every torch.jit call; the exports under test are TorchScript by design.
+warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=r".*is deprecated. Please switch to `torch.export`")
+warnings.filterwarnings("ignore", message=r"torch.distributed is disabled")
 
 TZREC = os.environ.get("TZREC_BINARY", "build/tzrec")
 
