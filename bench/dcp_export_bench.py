@@ -4,6 +4,11 @@ several processes, against exporting the same weights from one state_dict.pt.
 
   $(scripts/venv.sh) bench/dcp_export_bench.py [--tzrec build/tzrec] [--scale 0.05]
         [--world_size 4] [--runs 3] [--work /tmp/tzrec_dcp_bench] [--keep]
+        [--config C --state_dict F]
+
+With --config and --state_dict (e.g. the scale-0.5 checkpoint that
+`bench/dist_export_bench.py --cases criteo_int8 --keep` generates, 8 GB of
+tables), the weights come from that file instead of a training run.
 
 Setup (not timed): the criteo-shaped DeepFM of bench/criteo_deepfm.py at
 --scale; a 2-step `tzrec train_eval` gives its weights. Those weights are then
@@ -20,9 +25,7 @@ whole process. Markdown to stdout, everything under --work removed unless --keep
 """
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 
@@ -36,21 +39,13 @@ from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import criteo_deepfm as spec  # noqa: E402
+from dist_export_bench import sh, timed_export  # noqa: E402
 
 BAGS = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags."
 
 
 def log(msg):
     print(f"[dcp-bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def sh(cmd, env=None):
-    full = dict(os.environ)
-    full.update(env or {})
-    r = subprocess.run(cmd, env=full, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
-    return r
 
 
 def row_blocks(rows, world):
@@ -78,20 +73,6 @@ def save_sharded(rank, world, state_path, out_dir, port):
     dist.destroy_process_group()
 
 
-def timed_export(tzrec, config, ckpt, export_dir):
-    shutil.rmtree(export_dir, ignore_errors=True)
-    cmd = ["/usr/bin/time", "-v", tzrec, "export", "--pipeline_config_path", config,
-           "--checkpoint_path", ckpt, "--export_dir", export_dir]
-    start = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.time() - start
-    if r.returncode != 0:
-        raise SystemExit(f"export failed:\n{r.stderr[-3000:]}")
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1)) / 1024.0
-    shutil.rmtree(export_dir, ignore_errors=True)
-    return wall, rss
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--tzrec", default="build/tzrec")
@@ -100,25 +81,31 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--work", default="/tmp/tzrec_dcp_bench")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--config", default="")
+    p.add_argument("--state_dict", default="")
     a = p.parse_args()
     tzrec = os.path.abspath(a.tzrec)
     os.makedirs(a.work, exist_ok=True)
-    config = os.path.join(a.work, "pipeline.config")
-    with open(config, "w") as f:
-        f.write(spec.pipeline_config(a.scale, a.work, batch_size=1024, num_steps=2))
-    model_dir = os.path.join(a.work, "model")
-    if not os.path.isdir(model_dir):
-        log("gen_data + 2-step train_eval for the weights")
-        sh([tzrec, "gen_data", "--pipeline_config_path", config, "--output_dir",
-            os.path.join(a.work, "data"), "--num_rows", "4096", "--seed", "1"])
-        sh([tzrec, "train_eval", "--pipeline_config_path", config])
-    trained = os.path.join(model_dir, "model.ckpt-1", "model")
-
-    single = os.path.join(a.work, "single", "model.ckpt-1")
-    state_path = os.path.join(single, "model", "state_dict.pt")
-    if not os.path.exists(state_path):
-        os.makedirs(os.path.dirname(state_path), exist_ok=True)
-        dcp_to_torch_save(trained, state_path)
+    if a.config:
+        config = a.config
+        single = os.path.dirname(os.path.dirname(os.path.abspath(a.state_dict)))
+        state_path = a.state_dict
+    else:
+        config = os.path.join(a.work, "pipeline.config")
+        with open(config, "w") as f:
+            f.write(spec.pipeline_config(a.scale, a.work, batch_size=1024, num_steps=2))
+        model_dir = os.path.join(a.work, "model")
+        if not os.path.isdir(model_dir):
+            log("gen_data + 2-step train_eval for the weights")
+            sh([tzrec, "gen_data", "--pipeline_config_path", config, "--output_dir",
+                os.path.join(a.work, "data"), "--num_rows", "4096", "--seed", "1"])
+            sh([tzrec, "train_eval", "--pipeline_config_path", config])
+        trained = os.path.join(model_dir, "model.ckpt-1", "model")
+        single = os.path.join(a.work, "single", "model.ckpt-1")
+        state_path = os.path.join(single, "model", "state_dict.pt")
+        if not os.path.exists(state_path):
+            os.makedirs(os.path.dirname(state_path), exist_ok=True)
+            dcp_to_torch_save(trained, state_path)
     sharded = os.path.join(a.work, f"dcp{a.world_size}", "model.ckpt-1")
     if not os.path.exists(os.path.join(sharded, "model", ".metadata")):
         log(f"dcp.save in {a.world_size} processes, row-wise")
@@ -132,7 +119,9 @@ def main():
     results = {"state_dict.pt": [], "dcp": []}
     for run in range(a.runs):
         for name, ckpt in [("state_dict.pt", single), ("dcp", sharded)]:
-            wall, rss = timed_export(tzrec, config, ckpt, os.path.join(a.work, "export"))
+            export_dir = os.path.join(a.work, "export")
+            wall, rss = timed_export(tzrec, config, ckpt, export_dir, {})
+            shutil.rmtree(export_dir, ignore_errors=True)
             results[name].append((wall, rss))
             log(f"run {run}: {name}: {wall:.2f} s, {rss:.0f} MiB")
 
@@ -140,7 +129,7 @@ def main():
         return sorted(xs)[len(xs) // 2]
     t = {k: median([w for w, _ in v]) for k, v in results.items()}
     m = {k: median([r for _, r in v]) for k, v in results.items()}
-    print(f"scale {a.scale}, {a.world_size}-process row-wise DCP ({dcp_mib:.0f} MiB) vs one "
+    print(f"{'scale ' + str(a.scale) if not a.config else a.config}, {a.world_size}-process row-wise DCP ({dcp_mib:.0f} MiB) vs one "
           f"state_dict.pt ({state_mib:.0f} MiB), INT8 export, median of {a.runs} interleaved runs\n")
     print("| checkpoint | wall s (runs) | peak RSS MiB (runs) |")
     print("|---|---|---|")

@@ -285,7 +285,8 @@ def main():
                                 "rows_checked": checked})
                 log(json.dumps(results[-1]))
                 shutil.rmtree(export_dir, ignore_errors=True)
-            shutil.rmtree(root, ignore_errors=True)
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)

@@ -138,6 +138,11 @@ void PruneCheckpoints(const std::string& model_dir, uint32_t keep) {
 
 std::unique_ptr<StateReader> OpenModelState(const std::string& checkpoint_path, bool use_dense_ema) {
   if (!fs::is_directory(checkpoint_path)) Fail("checkpoint {} does not exist", checkpoint_path);
+  if (fs::exists(fs::path(checkpoint_path) / kDynamicEmbSubdir)) {
+    // Those tables are not in model/: an export without them would be wrong.
+    Fail("checkpoint {} keeps tables in {}/ (NVIDIA dynamic-embedding dumps), which tzrec does not read",
+         checkpoint_path, kDynamicEmbSubdir);
+  }
   std::unique_ptr<StateReader> model = OpenStateDir(checkpoint_path, kModelSubdir);
   if (!model) Fail("checkpoint {} has no {}/ directory", checkpoint_path, kModelSubdir);
   if (!use_dense_ema) return model;

@@ -27,6 +27,8 @@ inline constexpr char kCheckpointPrefix[] = "model.ckpt-";
 inline constexpr char kModelSubdir[] = "model";
 inline constexpr char kOptimizerSubdir[] = "optimizer";
 inline constexpr char kDenseEmaSubdir[] = "dense_ema";
+// TorchEasyRec's dumps of NVIDIA dynamic-embedding tables: not read.
+inline constexpr char kDynamicEmbSubdir[] = "dynamicemb";
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -63,7 +65,7 @@ void WriteTensorFile(const std::string& path, const NamedTensors& tensors);
 // The model tensors of a checkpoint, read lazily (state_reader.h); with
 // `use_dense_ema`, the dense parameters saved in dense_ema/ replace the
 // model's own (upstream's export_config.use_dense_ema). Error naming the
-// checkpoint when it has no model/.
+// checkpoint when it has no model/, or has dynamicemb/.
 std::unique_ptr<StateReader> OpenModelState(const std::string& checkpoint_path, bool use_dense_ema = false);
 // Every model tensor, read.
 models::TensorMap ReadModelState(const std::string& checkpoint_path);

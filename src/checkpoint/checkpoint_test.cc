@@ -152,6 +152,14 @@ TEST(CheckpointTest, MissingExtraAndMisshapenTensorsAreNamed) {
     EXPECT_NE(std::string(e.what()).find("[3, 3]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ReadModelState((dir / "model.ckpt-77").string()), Error);
+  // Tables in NVIDIA dynamic-embedding dumps cannot be read: refused by name.
+  fs::create_directories(fs::path(path) / "dynamicemb");
+  try {
+    RestoreModel(*a.model, path);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dynamicemb/"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

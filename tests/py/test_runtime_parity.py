@@ -18,26 +18,12 @@ import unittest
 
 import torch
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, random_inputs, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, SMALL_DSSM_MODEL, random_inputs, run, small_config_head
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 SPARSE = {"user_id": 50, "item_id": 40, "tags": 30}
 DENSE = ["age", "price"]
 
-DSSM_MODEL = """
-model_config {{
-  feature_groups {{ group_name: "user" feature_names: "user_id" feature_names: "age" group_type: DEEP }}
-  feature_groups {{ group_name: "item" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
-  dssm {{
-    user_tower {{ input: "user" mlp {{ hidden_units: [16] }} }}
-    item_tower {{ input: "item" mlp {{ hidden_units: [16] }} }}
-    output_dim: 6
-    in_batch_negative: true
-  }}
-  metrics {{ recall_at_k {{ top_k: 1 }} }}
-  losses {{ softmax_cross_entropy {{}} }}
-}}
-"""
 
 # Runs a scripted model on saved inputs in another interpreter.
 RUNNER = """
@@ -51,11 +37,11 @@ torch.save({k: v for k, v in out.items()}, sys.argv[3])
 """
 
 
-def trained(root, model_text):
+def trained(root, model_text, label):
     os.makedirs(root)
     config = os.path.join(root, "pipeline.config")
     with open(config, "w") as f:
-        f.write((small_config_head("label", 32, tags_dim=8) + model_text).format(root=root))
+        f.write((small_config_head(label, 32, tags_dim=8) + model_text).format(root=root))
     run(["gen_data", "--pipeline_config_path", config, "--output_dir", os.path.join(root, "data"),
          "--num_rows", "300", "--seed", "4"])
     run(["train_eval", "--pipeline_config_path", config])
@@ -69,8 +55,8 @@ class RuntimeParityTest(unittest.TestCase):
                 [DEBIAN_PYTHON, "-c", "import torch"], capture_output=True).returncode != 0:
             raise unittest.SkipTest("Debian's python3-torch is not installed")
         cls.root = tempfile.mkdtemp(prefix="tzrec_parity_")
-        cls.deepfm = trained(os.path.join(cls.root, "deepfm"), SMALL_DEEPFM_MODEL)
-        cls.dssm = trained(os.path.join(cls.root, "dssm"), DSSM_MODEL)
+        cls.deepfm = trained(os.path.join(cls.root, "deepfm"), SMALL_DEEPFM_MODEL, "label")
+        cls.dssm = trained(os.path.join(cls.root, "dssm"), SMALL_DSSM_MODEL, "clk")
         with open(os.path.join(cls.root, "runner.py"), "w") as f:
             f.write(RUNNER)
 

@@ -25,7 +25,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "s3"))
 
 import ceph_fixture  # noqa: E402
-from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, run, small_config_head  # noqa: E402
+from tzrec_cli import SMALL_DEEPFM_MODEL, SMALL_DSSM_MODEL, TZREC, run, small_config_head  # noqa: E402
 
 try:
     import boto3
@@ -38,22 +38,7 @@ MANIFEST = "export_manifest.json"
 
 CONFIG = small_config_head("label", 64, tags_dim=8, data_extra="") + SMALL_DEEPFM_MODEL
 
-DSSM_CONFIG = small_config_head("clk", 32, tags_dim=4, data_extra="") + """
-model_config {{
-  feature_groups {{ group_name: "user" feature_names: "user_id" feature_names: "age" group_type: DEEP }}
-  feature_groups {{ group_name: "item" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
-  dssm {{
-    user_tower {{ input: "user" mlp {{ hidden_units: [8] }} }}
-    item_tower {{ input: "item" mlp {{ hidden_units: [8] }} }}
-    output_dim: 4
-    similarity: COSINE
-    temperature: 0.2
-    in_batch_negative: true
-  }}
-  metrics {{ recall_at_k {{ top_k: 1 }} }}
-  losses {{ softmax_cross_entropy {{}} }}
-}}
-"""
+DSSM_CONFIG = small_config_head("clk", 32, tags_dim=4, data_extra="") + SMALL_DSSM_MODEL
 
 cluster = None
 s3 = None

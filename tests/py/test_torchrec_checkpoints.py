@@ -34,7 +34,9 @@ import tempfile
 import unittest
 import warnings
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# One OpenMP thread, before torch loads: the parent forks torchrec workers
+# after running torch ops, which is only safe without a started thread pool.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DCP_DIR = os.path.join(REPO, "tests", "dcp")
@@ -59,7 +61,9 @@ TORCH_CASES = [
     ("deepfm", 2, "data_parallel", ()),
     ("deepfm", 4, "table_row_wise", ("--local_world_size", "2")),
     ("mmoe", 2, "column_wise", ()),     # BatchNorm experts; 8-wide tags table cut in 2
+    ("mmoe", 3, "row_wise", ()),
     ("dssm", 2, "row_wise", ()),        # fused rowwise Adagrad (1-D momentum1)
+    ("dssm", 2, "data_parallel", ()),   # tables replicated, updated by the dense Adam
 ]
 
 # tzrec -> torch: the sharded layouts torchrec loads tzrec's checkpoint into,
@@ -96,7 +100,7 @@ def write_config(model, path, model_dir, train_input, eval_input=None, num_steps
     text = text.replace("ROOT_DIR/model", model_dir)
     text = text.replace("ROOT_DIR/data/train.csv", train_input)
     text = text.replace("ROOT_DIR/data/eval.csv", eval_input or train_input)
-    assert "ROOT_DIR" not in text
+    assert not re.search(r"^[^#]*ROOT_DIR", text, flags=re.M)
     if num_steps is not None:  # train_config's, the only indented num_steps line
         text, n = re.subn(r"^(\s+num_steps: )\d+", rf"\g<1>{num_steps}", text, count=1, flags=re.M)
         assert n == 1
@@ -130,8 +134,7 @@ class TorchrecCheckpointsTest(unittest.TestCase):
     def setUpClass(cls):
         # dcp.load without a process group says so once per call.
         warnings.filterwarnings("ignore", message=r"torch\.distributed is disabled")
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.distributed")
-        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated")
         torch.set_num_threads(1)
         cls.root = tempfile.mkdtemp(prefix="tzrec_torchrec_ckpt_")
         cls.data = {}
@@ -197,8 +200,10 @@ class TorchrecCheckpointsTest(unittest.TestCase):
                 for key, value in exported.items():
                     torch.testing.assert_close(value, ref["state"][key], rtol=0, atol=0,
                                                msg=lambda m, k=key: f"{k}: {m}")
-                # Its outputs are torch's forward on the same checkpoint.
-                self.assertEqual(sorted(got), sorted(ref["outputs"]))
+                # Its outputs are torch's forward on the same checkpoint (dssm's
+                # towers export their embeddings, not the similarity).
+                self.assertTrue(got)
+                self.assertLessEqual(set(got), set(ref["outputs"]))
                 for key, value in got.items():
                     torch.testing.assert_close(value, ref["outputs"][key], rtol=0, atol=1e-6,
                                                msg=lambda m, k=key: f"{k}: {m}")
@@ -233,15 +238,23 @@ class TorchrecCheckpointsTest(unittest.TestCase):
             # ...and tzrec moved it the same way.
             torch.testing.assert_close(state[key], value, rtol=0, atol=1e-6,
                                        msg=lambda m, k=key: f"{k}: {m}")
+        # The optimizer states after the step: Adam's step counts exactly;
+        # moments and accumulators (1e-13..1e-2) within 1e-4 of each tensor's
+        # largest value (float rounding of the gradients; measured <= 1e-5).
+        # A state that was not restored is off by its whole history.
         self.assertEqual(sorted(optimizer), sorted(after["optimizer"]))
         for key, value in after["optimizer"].items():
-            torch.testing.assert_close(optimizer[key], value, rtol=1e-6, atol=1e-6,
-                                       msg=lambda m, k=key: f"{k}: {m}")
+            if key.endswith(".step"):
+                self.assertTrue(torch.equal(optimizer[key], value), key)
+                continue
+            scale = float(value.abs().max())
+            self.assertGreater(scale, 0, key)
+            self.assertLessEqual(max_diff(optimizer[key], value), 1e-4 * scale, key)
 
         # Control: without the optimizer state the same step lands elsewhere.
         fresh, _ = resume("resume_fresh_optimizer", "--ignore_restore_optimizer")
         for key, value in after["state"].items():
-            self.assertGreater(max_diff(fresh[key], value), 1e-4, key)
+            self.assertGreater(max_diff(fresh[key], value), 1e-3, key)  # measured >= 0.013
 
     # ------------------------------------------------------------ tzrec -> torch
     def test_torch_reads_tzrec_checkpoints(self):

@@ -69,6 +69,26 @@ model_config {{
 """
 
 
+# A tiny DSSM over the same features (user: user_id, age; item: item_id,
+# tags, price), trained with in-batch negatives; label column "clk".
+SMALL_DSSM_MODEL = """
+model_config {{
+  feature_groups {{ group_name: "user" feature_names: "user_id" feature_names: "age" group_type: DEEP }}
+  feature_groups {{ group_name: "item" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
+  dssm {{
+    user_tower {{ input: "user" mlp {{ hidden_units: [8] }} }}
+    item_tower {{ input: "item" mlp {{ hidden_units: [8] }} }}
+    output_dim: 4
+    similarity: COSINE
+    temperature: 0.2
+    in_batch_negative: true
+  }}
+  metrics {{ recall_at_k {{ top_k: 1 }} }}
+  losses {{ softmax_cross_entropy {{}} }}
+}}
+"""
+
+
 def random_inputs(sparse, dense, batch_size, seed):
     """A model input dict of `batch_size` random rows in the exported models'
     format: `sparse` maps id features to bucket counts (one id per row; "tags"
