@@ -224,13 +224,19 @@ class TorchrecCheckpointsTest(unittest.TestCase):
             shutil.copytree(os.path.join(out, ckpt), os.path.join(model_dir, ckpt))
             config = write_config("deepfm", os.path.join(root, "pipeline.config"), model_dir,
                                   csv, csv, num_steps=STEPS + 1, batch_size=after["rows"])
-            run([TZREC, "train_eval", "--pipeline_config_path", config, "--continue_train",
-                 *flags])
+            result = run([TZREC, "train_eval", "--pipeline_config_path", config,
+                          "--continue_train", *flags])
+            log = result.stdout + result.stderr
+            self.assertIn(f"continuing from {os.path.join(model_dir, ckpt)} at step {STEPS}", log)
+            loss = re.search(rf"training finished at step {STEPS} \(loss ([-0-9.]+)\)", log)
+            self.assertIsNotNone(loss, log[-2000:])
             saved = os.path.join(model_dir, f"model.ckpt-{STEPS}")
-            return (tc.read_dcp_full(os.path.join(saved, "model")),
+            return (float(loss.group(1)), tc.read_dcp_full(os.path.join(saved, "model")),
                     tc.read_dcp_full(os.path.join(saved, "optimizer")))
 
-        state, optimizer = resume("resume")
+        loss, state, optimizer = resume("resume")
+        # The step's loss (logged with 5 decimals) is torch's.
+        self.assertAlmostEqual(loss, after["loss"], delta=1e-5)
         self.assertEqual(sorted(state), sorted(after["state"]))
         for key, value in after["state"].items():
             # The step moved every tensor (the check is not vacuous)...
@@ -252,7 +258,7 @@ class TorchrecCheckpointsTest(unittest.TestCase):
             self.assertLessEqual(max_diff(optimizer[key], value), 1e-4 * scale, key)
 
         # Control: without the optimizer state the same step lands elsewhere.
-        fresh, _ = resume("resume_fresh_optimizer", "--ignore_restore_optimizer")
+        _, fresh, _ = resume("resume_fresh_optimizer", "--ignore_restore_optimizer")
         for key, value in after["state"].items():
             self.assertGreater(max_diff(fresh[key], value), 1e-3, key)  # measured >= 0.013
 
