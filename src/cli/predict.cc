@@ -18,8 +18,6 @@ struct PredictFlags {
   predict::PredictRequest request;
   std::string reserved_columns;
   std::string output_columns;
-  std::string dataset_type;
-  std::string writer_type;
   std::string edit_config_json;
   bool is_profiling = false;
   int debug_level = 0;
@@ -38,10 +36,10 @@ const bool kRegistered = Register({
       app.add_option("--checkpoint_path", request.checkpoint_path,
                      "checkpoint (model.ckpt-<step>) for --pipeline_config_path; default: latest in model_dir");
       app.add_option("--predict_input_path", request.predict_input_path,
-                     "input CSV files: comma-separated paths or glob patterns")
+                     "input CSV or Parquet files: comma-separated paths, glob patterns or directories")
           ->required();
       app.add_option("--predict_output_path", request.predict_output_path,
-                     "output CSV file; must not exist")
+                     "output CSV file, or directory for Parquet output; must not exist")
           ->required();
       app.add_option("--reserved_columns", flags->reserved_columns,
                      "comma-separated input columns copied to the output (after the output columns)");
@@ -52,19 +50,16 @@ const bool kRegistered = Register({
       app.add_option("--predict_threads", request.predict_threads,
                      "FG parsing threads; default: data_config num_workers");
       app.add_option("--predict_steps", request.predict_steps, "stop after this many batches");
-      app.add_option("--dataset_type", flags->dataset_type, "only CsvDataset is supported");
-      app.add_option("--writer_type", flags->writer_type, "only CsvWriter is supported");
+      app.add_option("--dataset_type", request.dataset_type,
+                     "CsvDataset or ParquetDataset; default: data_config.dataset_type (*.parquet files are Parquet)");
+      app.add_option("--writer_type", request.writer_type,
+                     "CsvWriter (a CSV file) or ParquetWriter (<predict_output_path>/part-0.parquet); default: "
+                     "ParquetWriter for Parquet input");
       app.add_option("--edit_config_json", flags->edit_config_json, "not supported");
       app.add_flag("--is_profiling", flags->is_profiling, "accepted; tzrec does not profile");
       app.add_option("--debug_level", flags->debug_level, "accepted; no effect");
       return [flags] {
         auto& f = *flags;
-        if (!f.dataset_type.empty() && f.dataset_type != "CsvDataset") {
-          FailConfig("--dataset_type {} is not supported (tzrec reads CsvDataset)", f.dataset_type);
-        }
-        if (!f.writer_type.empty() && f.writer_type != "CsvWriter") {
-          FailConfig("--writer_type {} is not supported (tzrec writes CsvWriter)", f.writer_type);
-        }
         if (!f.edit_config_json.empty()) {
           FailConfig("--edit_config_json is not supported by tzrec predict; edit the pipeline.config");
         }

@@ -3,6 +3,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include "common/error.h"
@@ -20,7 +21,20 @@ std::vector<std::string> ExpandInputPath(const std::string& input_path) {
     if (rc == 0) {
       std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
       std::sort(matches.begin(), matches.end());
-      files.insert(files.end(), matches.begin(), matches.end());
+      for (const std::string& match : matches) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(match, ec)) {
+          files.push_back(match);
+          continue;
+        }
+        std::vector<std::string> parts;
+        for (const auto& entry : std::filesystem::directory_iterator(match, ec)) {
+          const std::string name = entry.path().filename().string();
+          if (entry.is_regular_file() && name[0] != '.' && name[0] != '_') parts.push_back(entry.path().string());
+        }
+        std::sort(parts.begin(), parts.end());
+        files.insert(files.end(), parts.begin(), parts.end());
+      }
     }
     globfree(&g);
   }
@@ -51,7 +65,7 @@ bool BatchIterator::OpenNextFile() {
     next_file_ = 0;
     if (options_.num_epochs > 0 && epoch_ >= options_.num_epochs) return false;
   }
-  reader_ = std::make_unique<CsvReader>(files_[next_file_++], options_.csv);
+  reader_ = OpenRowReader(files_[next_file_++], options_.parquet_dataset, options_.csv, options_.parquet);
   return true;
 }
 

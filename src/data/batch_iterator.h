@@ -1,5 +1,5 @@
-// Batches of model input tensors from CSV files: the training/eval/predict
-// entry point of the data path.
+// Batches of model input tensors from CSV or Parquet files: the
+// training/eval/predict entry point of the data path.
 //
 //   auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json, fg_options));
 //   BatchIterator it(options, engine, {label_fields, sample_weight_fields});
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data/csv_reader.h"
+#include "data/parquet_reader.h"
 #include "data/data_parser.h"
 #include "features/fg/fg_engine.h"
 
@@ -28,6 +29,10 @@ struct BatchIteratorOptions {
   int num_epochs = 1;
   bool drop_remainder = false;
   CsvOptions csv;
+  // data_config.dataset_type ParquetDataset: files not named *.csv / *.txt
+  // are Parquet (a *.parquet file is Parquet whatever the dataset type).
+  bool parquet_dataset = false;
+  ParquetOptions parquet;
 };
 
 struct Batch {
@@ -37,7 +42,8 @@ struct Batch {
 };
 
 // Paths matching a comma-separated list of paths/globs, in the given order
-// (each glob's matches sorted). No match at all is an error.
+// (each glob's matches sorted); a directory stands for the files in it (part
+// files; names starting with '.' or '_' skipped). No match at all is an error.
 std::vector<std::string> ExpandInputPath(const std::string& input_path);
 
 class BatchIterator {
@@ -63,8 +69,8 @@ class BatchIterator {
   std::vector<std::string> files_;
   size_t next_file_ = 0;
   int epoch_ = 0;
-  std::unique_ptr<CsvReader> reader_;
-  CsvRowBatch rows_;
+  std::unique_ptr<RowReader> reader_;
+  RowBatch rows_;
   int64_t csv_skipped_done_ = 0;  // from readers already closed
   int64_t fg_skipped_ = 0;
   int64_t rows_read_ = 0;

@@ -8,26 +8,6 @@
 
 namespace tzrec::data {
 
-int CsvRowBatch::ColumnIndex(std::string_view name) const {
-  for (size_t i = 0; i < column_names.size(); ++i) {
-    if (column_names[i] == name) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-fg::InputBatch CsvRowBatch::ToInputBatch() const {
-  fg::InputBatch batch;
-  batch.num_rows = num_rows;
-  const size_t ncols = num_columns();
-  for (size_t c = 0; c < ncols; ++c) {
-    batch.columns[column_names[c]] = fg::StridedColumn{fields.data() + c, ncols};
-  }
-  batch.describe_row = [this](int64_t row) {
-    return file + ":" + std::to_string(line_numbers[static_cast<size_t>(row)]);
-  };
-  return batch;
-}
-
 CsvReader::CsvReader(std::string path, CsvOptions options)
     : path_(std::move(path)), options_(std::move(options)) {
   file_ = std::fopen(path_.c_str(), "rb");
@@ -158,7 +138,7 @@ size_t CsvReader::SplitRecord(char* data, size_t begin, size_t end, bool quoted,
   }
 }
 
-int64_t CsvReader::ReadRows(int64_t max_rows, CsvRowBatch* batch) {
+int64_t CsvReader::ReadRows(int64_t max_rows, RowBatch* batch) {
   batch->file = path_;
   batch->column_names = column_names_;
   batch->num_rows = 0;

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "features/fg/input_batch.h"
+#include "data/row_reader.h"
 
 namespace tzrec::data {
 
@@ -27,36 +27,18 @@ struct CsvOptions {
   size_t read_chunk_bytes = 8 << 20;
 };
 
-// Rows read by one ReadRows call. Fields point into `bytes`, which the batch
-// owns: it stays valid until the batch is reused.
-struct CsvRowBatch {
-  std::string file;
-  std::vector<std::string> column_names;
-  int64_t num_rows = 0;
-  std::vector<std::string_view> fields;  // row-major, num_rows * column_names.size()
-  std::vector<int64_t> line_numbers;     // 1-based line where each row starts
-  std::string bytes;
-
-  size_t num_columns() const { return column_names.size(); }
-  std::string_view Field(int64_t row, size_t col) const { return fields[row * num_columns() + col]; }
-  // Column index by name, -1 if absent.
-  int ColumnIndex(std::string_view name) const;
-  // A view for the FG engine; rows are described as "<file>:<line>".
-  fg::InputBatch ToInputBatch() const;
-};
-
-class CsvReader {
+class CsvReader : public RowReader {
  public:
   CsvReader(std::string path, CsvOptions options);
   ~CsvReader();
   CsvReader(const CsvReader&) = delete;
   CsvReader& operator=(const CsvReader&) = delete;
 
-  const std::string& path() const { return path_; }
-  const std::vector<std::string>& column_names() const { return column_names_; }
+  const std::string& path() const override { return path_; }
+  const std::vector<std::string>& column_names() const override { return column_names_; }
   // Fills `batch` with up to max_rows rows; returns the number read (0: end of file).
-  int64_t ReadRows(int64_t max_rows, CsvRowBatch* batch);
-  int64_t skipped_rows() const { return skipped_rows_; }
+  int64_t ReadRows(int64_t max_rows, RowBatch* batch) override;
+  int64_t skipped_rows() const override { return skipped_rows_; }
 
  private:
   // Ensures the buffer holds a whole record starting at pos_, reading more as

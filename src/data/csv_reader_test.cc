@@ -32,7 +32,7 @@ class CsvReaderTest : public ::testing::Test {
 
 std::vector<std::vector<std::string>> ReadAll(CsvReader& reader, int64_t batch_rows, int* batches = nullptr) {
   std::vector<std::vector<std::string>> rows;
-  CsvRowBatch batch;
+  RowBatch batch;
   int n = 0;
   while (reader.ReadRows(batch_rows, &batch) > 0) {
     ++n;
@@ -90,7 +90,7 @@ TEST_F(CsvReaderTest, WrongColumnCountNamesFileAndLine) {
   }
   options.skip_bad_rows = true;
   CsvReader lenient(path, options);
-  CsvRowBatch batch;
+  RowBatch batch;
   EXPECT_EQ(lenient.ReadRows(10, &batch), 4);
   EXPECT_EQ(batch.num_rows, 3);
   EXPECT_EQ(lenient.skipped_rows(), 1);

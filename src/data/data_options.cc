@@ -108,8 +108,21 @@ BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc
       if (!item.empty()) options.csv.column_names.push_back(item.substr(0, item.find(':')));
     }
   }
+  if (input_path.rfind("odps://", 0) == 0) {
+    FailConfig("{}: {} reads MaxCompute (ODPS) tables, a cloud service tzrec does not reach; point "
+               "--train_input_path / --eval_input_path / --predict_input_path at local Parquet (*.parquet) or "
+               "CSV files (the file extension then decides the format)",
+               input_path, protos::DatasetType_Name(dc.dataset_type()));
+  }
+  options.parquet_dataset = dc.dataset_type() == protos::ParquetDataset;
+  options.parquet.list_separator =
+      dc.fg_mode() == protos::FG_NONE && dc.fg_encoded_multival_sep().size() == 1 ? dc.fg_encoded_multival_sep()[0]
+                                                                                   : '\x1d';
   if (!options.csv.with_header && options.csv.column_names.empty()) {
-    FailConfig("data_config: CSV input without header needs input_fields to name its columns");
+    // Only CSV needs this: a Parquet file names its columns.
+    bool any_csv = false;
+    for (const std::string& file : ExpandInputPath(input_path)) any_csv = any_csv || !IsParquetPath(file, options.parquet_dataset);
+    if (any_csv) FailConfig("data_config: CSV input without header needs input_fields to name its columns");
   }
   return options;
 }

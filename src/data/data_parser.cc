@@ -46,7 +46,7 @@ DataParser::DataParser(const fg::FgEngine* engine, DataParserOptions options)
     : engine_(engine), options_(std::move(options)),
       label_is_int_(options_.label_fields.size(), -1) {}
 
-at::Tensor DataParser::ParseLabel(const CsvRowBatch& rows, size_t label_index,
+at::Tensor DataParser::ParseLabel(const RowBatch& rows, size_t label_index,
                                   const std::vector<int64_t>& keep) {
   const std::string& label = options_.label_fields[label_index];
   const int col = rows.ColumnIndex(label);
@@ -88,7 +88,7 @@ at::Tensor DataParser::ParseLabel(const CsvRowBatch& rows, size_t label_index,
   return t;
 }
 
-TensorMap DataParser::Parse(const CsvRowBatch& rows, int64_t* skipped) {
+TensorMap DataParser::Parse(const RowBatch& rows, int64_t* skipped) {
   fg::InputBatch input = rows.ToInputBatch();
   engine_->Process(input, &features_);
   const fg::FeatureBatch& features = features_;

@@ -1,4 +1,4 @@
-// CSV rows -> model input tensors: runs the FG engine over a CsvRowBatch and
+// CSV rows -> model input tensors: runs the FG engine over a RowBatch and
 // adds label and sample-weight tensors. Tensor names follow the scripted model:
 //   sparse:           <f>.values int64 [N], <f>.lengths int64 [B], <f>.weights float [N]
 //   dense:            <f>.values float [B, dim]
@@ -39,12 +39,12 @@ class DataParser {
   // Model inputs (+ labels, sample weights) of the rows in `rows`; rows the
   // engine skipped as bad are left out of every tensor. `*skipped` (optional)
   // receives how many were skipped.
-  TensorMap Parse(const CsvRowBatch& rows, int64_t* skipped = nullptr);
+  TensorMap Parse(const RowBatch& rows, int64_t* skipped = nullptr);
 
   const fg::FgEngine& engine() const { return *engine_; }
 
  private:
-  at::Tensor ParseLabel(const CsvRowBatch& rows, size_t label_index, const std::vector<int64_t>& keep);
+  at::Tensor ParseLabel(const RowBatch& rows, size_t label_index, const std::vector<int64_t>& keep);
 
   const fg::FgEngine* engine_;
   DataParserOptions options_;

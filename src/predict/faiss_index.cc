@@ -55,7 +55,7 @@ Embeddings ReadEmbeddings(const FaissIndexOptions& options) {
   csv.with_header = true;
   for (const std::string& path : data::ExpandInputPath(options.embedding_input_path)) {
     data::CsvReader reader(path, csv);
-    data::CsvRowBatch batch;
+    data::RowBatch batch;
     int id_col = -1, emb_col = -1;
     while (reader.ReadRows(8192, &batch) > 0) {
       if (id_col < 0) {

@@ -207,7 +207,7 @@ HitrateSummary ComputeHitrate(const HitrateOptions& options) {
   std::unordered_set<std::string_view> gt, hit;
   for (const std::string& path : data::ExpandInputPath(options.user_gt_input)) {
     data::CsvReader reader(path, csv);
-    data::CsvRowBatch batch;
+    data::RowBatch batch;
     int id_col = -1, gt_col = -1, emb_col = -1, num_col = -1;
     while (reader.ReadRows(options.batch_size, &batch) > 0) {
       if (id_col < 0) {

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "common/error.h"
+#include "predict/parquet_prediction_writer.h"
 #include "predict/prediction_format.h"
 
 namespace tzrec::predict {
@@ -50,13 +51,7 @@ void PredictionWriter::Start(const c10::Dict<std::string, at::Tensor>& predictio
   }
   header_ = output_columns_;
   header_.insert(header_.end(), reserved_columns_.begin(), reserved_columns_.end());
-  std::string line;
-  for (size_t i = 0; i < header_.size(); ++i) {
-    if (i) line += kOutputDelimiter;
-    AppendCsvField(line, header_[i]);
-  }
-  line += '\n';
-  file_.Write(line);
+  WriteHeader();
   started_ = true;
 }
 
@@ -67,28 +62,68 @@ void PredictionWriter::Write(const c10::Dict<std::string, at::Tensor>& predictio
   if (reserved_values.size() != static_cast<size_t>(rows) * num_reserved) {
     Fail("internal: {} reserved values for {} rows x {} columns", reserved_values.size(), rows, num_reserved);
   }
-  std::vector<std::vector<std::string>> cells;
-  cells.reserve(output_columns_.size());
-  for (const auto& name : output_columns_) {
-    cells.push_back(FormatOutputColumn(name, predictions.at(name), rows));
-  }
-  buffer_.clear();
-  for (int64_t r = 0; r < rows; ++r) {
-    bool first = true;
-    for (const auto& column : cells) {
-      if (!first) buffer_ += kOutputDelimiter;
-      first = false;
-      AppendCsvField(buffer_, column[static_cast<size_t>(r)]);
-    }
-    for (size_t c = 0; c < num_reserved; ++c) {
-      if (!first) buffer_ += kOutputDelimiter;
-      first = false;
-      AppendCsvField(buffer_, reserved_values[static_cast<size_t>(r) * num_reserved + c]);
-    }
-    buffer_ += '\n';
-  }
-  file_.Write(buffer_);
+  WriteRows(predictions, reserved_values, rows);
   rows_written_ += rows;
+}
+
+namespace {
+
+class CsvPredictionWriter : public PredictionWriter {
+ public:
+  CsvPredictionWriter(std::string path, std::vector<std::string> output_columns,
+                      std::vector<std::string> reserved_columns)
+      : PredictionWriter(std::move(path), std::move(output_columns), std::move(reserved_columns)) {}
+
+ private:
+  void WriteHeader() override {
+    std::string line;
+    for (size_t i = 0; i < header_.size(); ++i) {
+      if (i) line += kOutputDelimiter;
+      AppendCsvField(line, header_[i]);
+    }
+    line += '\n';
+    file_.Write(line);
+  }
+
+  void WriteRows(const c10::Dict<std::string, at::Tensor>& predictions,
+                 const std::vector<std::string>& reserved_values, int64_t rows) override {
+    const size_t num_reserved = reserved_columns_.size();
+    std::vector<std::vector<std::string>> cells;
+    cells.reserve(output_columns_.size());
+    for (const auto& name : output_columns_) {
+      cells.push_back(FormatOutputColumn(name, predictions.at(name), rows));
+    }
+    buffer_.clear();
+    for (int64_t r = 0; r < rows; ++r) {
+      bool first = true;
+      for (const auto& column : cells) {
+        if (!first) buffer_ += kOutputDelimiter;
+        first = false;
+        AppendCsvField(buffer_, column[static_cast<size_t>(r)]);
+      }
+      for (size_t c = 0; c < num_reserved; ++c) {
+        if (!first) buffer_ += kOutputDelimiter;
+        first = false;
+        AppendCsvField(buffer_, reserved_values[static_cast<size_t>(r) * num_reserved + c]);
+      }
+      buffer_ += '\n';
+    }
+    file_.Write(buffer_);
+  }
+
+  std::string buffer_;
+};
+
+}  // namespace
+
+std::unique_ptr<PredictionWriter> PredictionWriter::Create(PredictionFormat format, const std::string& path,
+                                                           std::vector<std::string> output_columns,
+                                                           std::vector<std::string> reserved_columns) {
+  if (format == PredictionFormat::kParquet) {
+    return NewParquetPredictionWriter(path, std::move(output_columns), std::move(reserved_columns));
+  }
+  return std::unique_ptr<PredictionWriter>(
+      new CsvPredictionWriter(path, std::move(output_columns), std::move(reserved_columns)));
 }
 
 }  // namespace tzrec::predict

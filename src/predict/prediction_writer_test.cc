@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "data/parquet_reader.h"
 
 namespace tzrec::predict {
 namespace {
@@ -46,7 +47,8 @@ class PredictionWriterTest : public ::testing::Test {
 };
 
 TEST_F(PredictionWriterTest, DefaultColumnsSortedThenReserved) {
-  PredictionWriter writer(path_, {}, {"id", "note"});
+  auto writer_ptr = PredictionWriter::Create(PredictionFormat::kCsv, path_, {}, {"id", "note"});
+  PredictionWriter& writer = *writer_ptr;
   writer.Write(Predictions(), {"u1", "plain", "u2", "has,comma"}, 2);
   writer.Write(Predictions(), {"u3", "", "u4", "x"}, 2);
   writer.Commit();
@@ -61,14 +63,16 @@ TEST_F(PredictionWriterTest, DefaultColumnsSortedThenReserved) {
 }
 
 TEST_F(PredictionWriterTest, RequestedColumnsInTheGivenOrder) {
-  PredictionWriter writer(path_, {"probs", "logits"}, {});
+  auto writer_ptr = PredictionWriter::Create(PredictionFormat::kCsv, path_, {"probs", "logits"}, {});
+  PredictionWriter& writer = *writer_ptr;
   writer.Write(Predictions(), {}, 2);
   writer.Commit();
   EXPECT_EQ(Read(), "probs,logits\n0.25,-1\n0.75,1\n");
 }
 
 TEST_F(PredictionWriterTest, UnknownOutputListsTheModelsOutputs) {
-  PredictionWriter writer(path_, {"probs_ctr"}, {});
+  auto writer_ptr = PredictionWriter::Create(PredictionFormat::kCsv, path_, {"probs_ctr"}, {});
+  PredictionWriter& writer = *writer_ptr;
   try {
     writer.Write(Predictions(), {}, 2);
     FAIL() << "expected an error";
@@ -77,13 +81,31 @@ TEST_F(PredictionWriterTest, UnknownOutputListsTheModelsOutputs) {
   }
 }
 
+// Parquet output: part-0.parquet in the output directory, read back with
+// Arrow's reader through tzrec's Parquet input (the columns' text).
+TEST_F(PredictionWriterTest, ParquetPartFileInTheOutputDirectory) {
+  const std::string dir = path_ + ".dir";
+  auto writer = PredictionWriter::Create(PredictionFormat::kParquet, dir, {}, {"id"});
+  writer->Write(Predictions(), {"u1", "u2"}, 2);
+  writer->Write(Predictions(), {"u3", "u4"}, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/part-0.parquet"));  // not before Commit
+  writer->Commit();
+  data::ParquetReader reader(dir + "/part-0.parquet", {});
+  EXPECT_EQ(reader.column_names(), (std::vector<std::string>{"emb", "logits", "probs", "id"}));
+  data::RowBatch batch;
+  ASSERT_EQ(reader.ReadRows(10, &batch), 4);
+  EXPECT_EQ(batch.Field(0, 0), "1\x1d" "2");  // list<float>, joined by the reader
+  EXPECT_EQ(batch.Field(3, 2), "0.75");
+  EXPECT_EQ(batch.Field(2, 3), "u3");
+}
+
 TEST_F(PredictionWriterTest, ClashingNamesAreRefused) {
-  EXPECT_THROW({ PredictionWriter w(path_, {"probs"}, {"probs"}); }, ConfigError);
-  EXPECT_THROW({ PredictionWriter w(path_, {}, {"id", "id"}); }, ConfigError);
+  EXPECT_THROW({ PredictionWriter::Create(PredictionFormat::kCsv, path_, {"probs"}, {"probs"}); }, ConfigError);
+  EXPECT_THROW({ PredictionWriter::Create(PredictionFormat::kCsv, path_, {}, {"id", "id"}); }, ConfigError);
   EXPECT_FALSE(fs::exists(path_));
   EXPECT_TRUE(fs::is_empty(dir_));  // no temporary file left either
-  PredictionWriter writer(path_, {}, {"probs"});
-  EXPECT_THROW(writer.Write(Predictions(), {"a", "b"}, 2), ConfigError);
+  auto writer = PredictionWriter::Create(PredictionFormat::kCsv, path_, {}, {"probs"});
+  EXPECT_THROW(writer->Write(Predictions(), {"a", "b"}, 2), ConfigError);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ namespace {
 // CSV rows as read, numbered in input order.
 struct RawBatch {
   int64_t sequence = 0;
-  std::unique_ptr<data::CsvRowBatch> rows;  // heap: its fields point into its own bytes
+  std::unique_ptr<data::RowBatch> rows;  // heap: its fields point into its own bytes
   std::vector<int> reserved_indices;        // per file: columns may be ordered differently
 };
 
@@ -101,7 +101,7 @@ std::vector<int> CheckColumns(const std::string& file, const std::vector<std::st
 }
 
 ParsedBatch ParseBatch(const fg::FgEngine& engine, const RawBatch& raw) {
-  const data::CsvRowBatch& rows = *raw.rows;
+  const data::RowBatch& rows = *raw.rows;
   const fg::FeatureBatch features = engine.Process(rows.ToInputBatch());
   ParsedBatch parsed;
   data::AddFeatureTensors(features, parsed.inputs);
@@ -180,7 +180,21 @@ PredictSummary Predict(const PredictRequest& request) {
 
   // Cheap checks first: the input files and the output path, before loading a model.
   const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
-  PredictionWriter writer(request.predict_output_path, request.output_columns, request.reserved_columns);
+  if (!request.dataset_type.empty() && request.dataset_type != "CsvDataset" &&
+      request.dataset_type != "ParquetDataset") {
+    FailConfig("--dataset_type {} is not supported (CsvDataset or ParquetDataset)", request.dataset_type);
+  }
+  if (!request.writer_type.empty() && request.writer_type != "CsvWriter" && request.writer_type != "ParquetWriter") {
+    FailConfig("--writer_type {} is not supported (CsvWriter or ParquetWriter)", request.writer_type);
+  }
+  const bool parquet_flag = request.dataset_type == "ParquetDataset";
+  const bool parquet_output = request.writer_type.empty()
+                                  ? data::IsParquetPath(files.front(), parquet_flag)
+                                  : request.writer_type == "ParquetWriter";
+  std::unique_ptr<PredictionWriter> writer_ptr =
+      PredictionWriter::Create(parquet_output ? PredictionFormat::kParquet : PredictionFormat::kCsv,
+                               request.predict_output_path, request.output_columns, request.reserved_columns);
+  PredictionWriter& writer = *writer_ptr;
 
   std::unique_ptr<PredictionModel> model =
       !request.pipeline_config_path.empty()
@@ -191,6 +205,8 @@ PredictSummary Predict(const PredictRequest& request) {
   const data::BatchIteratorOptions config_options = data::BatchIteratorOptionsFromConfig(
       data_config, request.predict_input_path, /*num_epochs=*/1, /*for_eval=*/true);
   const data::CsvOptions csv = config_options.csv;
+  const bool parquet_dataset =
+      request.dataset_type.empty() ? config_options.parquet_dataset : request.dataset_type == "ParquetDataset";
   const int64_t batch_size = request.batch_size > 0 ? request.batch_size : config_options.batch_size;
   if (batch_size <= 0) FailConfig("data_config batch_size must be positive, got {}", batch_size);
   const int threads = request.predict_threads > 0
@@ -240,12 +256,13 @@ PredictSummary Predict(const PredictRequest& request) {
     StageTimer timer(read_clock);
     int64_t sequence = 0;
     for (const auto& file : files) {
-      data::CsvReader csv_reader(file, csv);
+      const std::unique_ptr<data::RowReader> file_reader =
+          data::OpenRowReader(file, parquet_dataset, csv, config_options.parquet);
       const std::vector<int> reserved =
-          CheckColumns(file, csv_reader.column_names(), input_columns, request.reserved_columns);
+          CheckColumns(file, file_reader->column_names(), input_columns, request.reserved_columns);
       while (request.predict_steps == 0 || sequence < request.predict_steps) {
-        auto rows = std::make_unique<data::CsvRowBatch>();
-        if (csv_reader.ReadRows(batch_size, rows.get()) == 0) break;
+        auto rows = std::make_unique<data::RowBatch>();
+        if (file_reader->ReadRows(batch_size, rows.get()) == 0) break;
         if (rows->num_rows == 0) continue;  // every row of the chunk was bad and skipped
         if (!raw_queue.Push(RawBatch{sequence, std::move(rows), reserved})) return;
         ++sequence;
@@ -308,8 +325,7 @@ PredictSummary Predict(const PredictRequest& request) {
   summary.batches = batches;
   summary.columns = writer.header();
   summary.model_source = model->source();
-  spdlog::info("wrote {} predictions ({} batches) to {}", summary.rows, summary.batches,
-               request.predict_output_path);
+  spdlog::info("wrote {} predictions ({} batches) to {}", summary.rows, summary.batches, writer.path());
   spdlog::info("CPU seconds by stage: read {:.2f}, parse/FG {:.2f}, model {:.2f}, write {:.2f}",
                read_clock.seconds(), parse_clock.seconds(), model_clock.seconds(), write_clock.seconds());
   return summary;

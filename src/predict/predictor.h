@@ -28,10 +28,16 @@ struct PredictRequest {
   std::string pipeline_config_path;
   std::string checkpoint_path;
 
-  // Comma-separated paths or glob patterns of CSV files.
+  // Comma-separated paths, glob patterns or directories of CSV or Parquet
+  // files (*.parquet, or any file but *.csv / *.txt with ParquetDataset).
   std::string predict_input_path;
-  // The output CSV file; must not exist.
+  // The output CSV file, or for Parquet the directory that gets
+  // part-0.parquet; must not exist.
   std::string predict_output_path;
+  // Upstream's --dataset_type (empty: data_config.dataset_type) and
+  // --writer_type (empty: ParquetWriter for Parquet input, else CsvWriter).
+  std::string dataset_type;
+  std::string writer_type;
   // Input columns copied to the output, after the output columns.
   std::vector<std::string> reserved_columns;
   // Model outputs to write; empty: all of them, sorted by name (upstream).

@@ -1,0 +1,173 @@
+#include "data/parquet_reader.h"
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <fmt/format.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/exception.h>
+
+#include "common/error.h"
+
+namespace tzrec::data {
+
+namespace {
+
+// Appends the text of `array`[row] to `out`: what a CSV of the same data
+// holds in that field.
+void AppendText(const arrow::Array& array, int64_t row, char list_separator, std::string& out) {
+  if (array.IsNull(row)) return;
+  switch (array.type_id()) {
+    case arrow::Type::BOOL:
+      out += static_cast<const arrow::BooleanArray&>(array).Value(row) ? "1" : "0";
+      return;
+#define TZREC_INTEGER(ID, ARRAY)                                                                  \
+  case arrow::Type::ID:                                                                           \
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::ARRAY&>(array).Value(row)); \
+    return;
+      TZREC_INTEGER(INT8, Int8Array)
+      TZREC_INTEGER(INT16, Int16Array)
+      TZREC_INTEGER(INT32, Int32Array)
+      TZREC_INTEGER(INT64, Int64Array)
+      TZREC_INTEGER(UINT8, UInt8Array)
+      TZREC_INTEGER(UINT16, UInt16Array)
+      TZREC_INTEGER(UINT32, UInt32Array)
+      TZREC_INTEGER(UINT64, UInt64Array)
+#undef TZREC_INTEGER
+    case arrow::Type::FLOAT:  // shortest text that reads back as the same float
+      fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::FloatArray&>(array).Value(row));
+      return;
+    case arrow::Type::DOUBLE:
+      fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::DoubleArray&>(array).Value(row));
+      return;
+    case arrow::Type::STRING:
+    case arrow::Type::BINARY:
+      out += static_cast<const arrow::BinaryArray&>(array).GetView(row);
+      return;
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::LARGE_BINARY:
+      out += static_cast<const arrow::LargeBinaryArray&>(array).GetView(row);
+      return;
+    case arrow::Type::LIST: {
+      const auto& list = static_cast<const arrow::ListArray&>(array);
+      for (int64_t i = list.value_offset(row); i < list.value_offset(row) + list.value_length(row); ++i) {
+        if (i > list.value_offset(row)) out += list_separator;
+        AppendText(*list.values(), i, list_separator, out);
+      }
+      return;
+    }
+    case arrow::Type::LARGE_LIST: {
+      const auto& list = static_cast<const arrow::LargeListArray&>(array);
+      for (int64_t i = list.value_offset(row); i < list.value_offset(row) + list.value_length(row); ++i) {
+        if (i > list.value_offset(row)) out += list_separator;
+        AppendText(*list.values(), i, list_separator, out);
+      }
+      return;
+    }
+    default:
+      return;  // refused when the file is opened
+  }
+}
+
+bool Readable(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::BOOL: case arrow::Type::INT8: case arrow::Type::INT16: case arrow::Type::INT32:
+    case arrow::Type::INT64: case arrow::Type::UINT8: case arrow::Type::UINT16: case arrow::Type::UINT32:
+    case arrow::Type::UINT64: case arrow::Type::FLOAT: case arrow::Type::DOUBLE: case arrow::Type::STRING:
+    case arrow::Type::BINARY: case arrow::Type::LARGE_STRING: case arrow::Type::LARGE_BINARY:
+      return true;
+    case arrow::Type::LIST: case arrow::Type::LARGE_LIST: {
+      const auto& value = *static_cast<const arrow::BaseListType&>(type).value_type();
+      return value.id() != arrow::Type::LIST && value.id() != arrow::Type::LARGE_LIST && Readable(value);
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct ParquetReader::State {
+  std::unique_ptr<parquet::arrow::FileReader> file;
+  std::unique_ptr<arrow::RecordBatchReader> batches;
+  std::shared_ptr<arrow::RecordBatch> current;
+  int64_t next_row = 0;  // in `current`
+  int64_t rows_read = 0;  // in the file
+};
+
+ParquetReader::ParquetReader(std::string path, ParquetOptions options)
+    : path_(std::move(path)), options_(options), state_(std::make_unique<State>()) {
+  auto fail = [&](const arrow::Status& status) {
+    Fail("cannot read {} as Parquet: {}", path_, status.message());
+  };
+  auto input = arrow::io::ReadableFile::Open(path_);
+  if (!input.ok()) fail(input.status());
+  parquet::ArrowReaderProperties properties;
+  properties.set_batch_size(options_.read_batch_rows);
+  parquet::arrow::FileReaderBuilder builder;
+  try {
+    arrow::Status status = builder.Open(*input);
+    if (!status.ok()) fail(status);
+  } catch (const parquet::ParquetException& e) {
+    Fail("cannot read {} as Parquet: {}", path_, e.what());
+  }
+  builder.properties(properties);
+  auto file = builder.Build();
+  if (!file.ok()) fail(file.status());
+  state_->file = std::move(*file);
+  std::shared_ptr<arrow::Schema> schema;
+  arrow::Status status = state_->file->GetSchema(&schema);
+  if (!status.ok()) fail(status);
+  for (const auto& field : schema->fields()) {
+    if (!Readable(*field->type())) {
+      Fail("{}: column '{}' has type {}, which tzrec does not read (ints, floats, strings, bools and lists "
+           "of them)",
+           path_, field->name(), field->type()->ToString());
+    }
+    column_names_.push_back(field->name());
+  }
+  auto batches = state_->file->GetRecordBatchReader();
+  if (!batches.ok()) fail(batches.status());
+  state_->batches = std::move(*batches);
+}
+
+ParquetReader::~ParquetReader() = default;
+
+int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
+  batch->file = path_;
+  batch->column_names = column_names_;
+  batch->num_rows = 0;
+  batch->fields.clear();
+  batch->line_numbers.clear();
+  batch->bytes.clear();
+  // Text first (bytes may grow), views after.
+  std::vector<size_t> ends;
+  while (batch->num_rows < max_rows) {
+    if (!state_->current || state_->next_row == state_->current->num_rows()) {
+      arrow::Status status = state_->batches->ReadNext(&state_->current);
+      if (!status.ok()) Fail("cannot read {} as Parquet: {}", path_, status.message());
+      state_->next_row = 0;
+      if (!state_->current) break;  // end of file
+      continue;
+    }
+    const arrow::RecordBatch& record = *state_->current;
+    const int64_t take = std::min(max_rows - batch->num_rows, record.num_rows() - state_->next_row);
+    for (int64_t r = state_->next_row; r < state_->next_row + take; ++r) {
+      for (int c = 0; c < record.num_columns(); ++c) {
+        AppendText(*record.column(c), r, options_.list_separator, batch->bytes);
+        ends.push_back(batch->bytes.size());
+      }
+      batch->line_numbers.push_back(++state_->rows_read);
+    }
+    state_->next_row += take;
+    batch->num_rows += take;
+  }
+  batch->fields.reserve(ends.size());
+  size_t begin = 0;
+  for (size_t end : ends) {
+    batch->fields.emplace_back(batch->bytes.data() + begin, end - begin);
+    begin = end;
+  }
+  return batch->num_rows;
+}
+
+}  // namespace tzrec::data

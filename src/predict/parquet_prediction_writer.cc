@@ -1,0 +1,153 @@
+#include "predict/parquet_prediction_writer.h"
+
+#include <filesystem>
+
+#include <arrow/api.h>
+#include <arrow/io/interfaces.h>
+#include <parquet/arrow/writer.h>
+
+#include "common/error.h"
+
+namespace tzrec::predict {
+
+namespace {
+
+// Arrow's output stream over the AtomicOutputFile, so the Parquet file too
+// appears complete or not at all.
+class AtomicStream : public arrow::io::OutputStream {
+ public:
+  explicit AtomicStream(AtomicOutputFile& file) : file_(file) {}
+  arrow::Status Close() override {
+    closed_ = true;
+    return arrow::Status::OK();
+  }
+  bool closed() const override { return closed_; }
+  arrow::Result<int64_t> Tell() const override { return position_; }
+  arrow::Status Write(const void* data, int64_t nbytes) override {
+    file_.Write(std::string_view(static_cast<const char*>(data), static_cast<size_t>(nbytes)));
+    position_ += nbytes;
+    return arrow::Status::OK();
+  }
+
+ private:
+  AtomicOutputFile& file_;
+  int64_t position_ = 0;
+  bool closed_ = false;
+};
+
+void Check(const arrow::Status& status, const std::string& path) {
+  if (!status.ok()) Fail("cannot write {}: {}", path, status.ToString());
+}
+
+// One output tensor [rows, ...] as an Arrow column.
+std::shared_ptr<arrow::Array> OutputColumn(const std::string& name, const at::Tensor& output, int64_t rows,
+                                           const std::string& path) {
+  if (output.dim() == 0 || output.size(0) != rows) {
+    Fail("output {} has shape {}, expected [{}, ...]", name, c10::str(output.sizes()), rows);
+  }
+  at::Tensor t = output.detach().cpu().contiguous();
+  std::shared_ptr<arrow::Array> out;
+  if (t.dim() > 1) {
+    // A vector per row: list<float32>.
+    t = t.reshape({rows, -1}).to(at::kFloat).contiguous();
+    const int64_t width = t.size(1);
+    auto* pool = arrow::default_memory_pool();
+    arrow::ListBuilder list(pool, std::make_shared<arrow::FloatBuilder>(pool));
+    auto* values = static_cast<arrow::FloatBuilder*>(list.value_builder());
+    for (int64_t r = 0; r < rows; ++r) {
+      Check(list.Append(), path);
+      Check(values->AppendValues(t.data_ptr<float>() + r * width, width), path);
+    }
+    Check(list.Finish(&out), path);
+    return out;
+  }
+  switch (t.scalar_type()) {
+    case at::kDouble: {
+      arrow::DoubleBuilder b;
+      Check(b.AppendValues(t.data_ptr<double>(), rows), path);
+      Check(b.Finish(&out), path);
+      return out;
+    }
+    case at::kLong: case at::kInt: {
+      const at::Tensor v = t.to(at::kLong);
+      arrow::Int64Builder b;
+      Check(b.AppendValues(v.data_ptr<int64_t>(), rows), path);
+      Check(b.Finish(&out), path);
+      return out;
+    }
+    case at::kBool: {
+      arrow::BooleanBuilder b;
+      for (int64_t r = 0; r < rows; ++r) Check(b.Append(t[r].item<bool>()), path);
+      Check(b.Finish(&out), path);
+      return out;
+    }
+    default: {
+      const at::Tensor v = t.to(at::kFloat);
+      arrow::FloatBuilder b;
+      Check(b.AppendValues(v.data_ptr<float>(), rows), path);
+      Check(b.Finish(&out), path);
+      return out;
+    }
+  }
+}
+
+class ParquetPredictionWriter : public PredictionWriter {
+ public:
+  ParquetPredictionWriter(const std::string& output_dir, std::vector<std::string> output_columns,
+                          std::vector<std::string> reserved_columns)
+      : PredictionWriter((std::filesystem::path(output_dir) / kParquetPartFile).string(), std::move(output_columns),
+                         std::move(reserved_columns)),
+        stream_(std::make_shared<AtomicStream>(file_)) {}
+
+  void Commit() override {
+    if (writer_) Check(writer_->Close(), file_.path());
+    PredictionWriter::Commit();
+  }
+
+ private:
+  void WriteHeader() override {}  // the schema is written with the first rows
+
+  void WriteRows(const c10::Dict<std::string, at::Tensor>& predictions,
+                 const std::vector<std::string>& reserved_values, int64_t rows) override {
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    for (const auto& name : output_columns_) {
+      columns.push_back(OutputColumn(name, predictions.at(name), rows, file_.path()));
+    }
+    const size_t num_reserved = reserved_columns_.size();
+    for (size_t c = 0; c < num_reserved; ++c) {
+      arrow::StringBuilder b;
+      for (int64_t r = 0; r < rows; ++r) {
+        Check(b.Append(reserved_values[static_cast<size_t>(r) * num_reserved + c]), file_.path());
+      }
+      std::shared_ptr<arrow::Array> out;
+      Check(b.Finish(&out), file_.path());
+      columns.push_back(out);
+    }
+    if (!writer_) {
+      std::vector<std::shared_ptr<arrow::Field>> fields;
+      for (size_t i = 0; i < columns.size(); ++i) fields.push_back(arrow::field(header_[i], columns[i]->type()));
+      schema_ = arrow::schema(fields);
+      auto writer = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_,
+                                                     parquet::WriterProperties::Builder().compression(
+                                                         parquet::Compression::SNAPPY)->build());
+      if (!writer.ok()) Check(writer.status(), file_.path());
+      writer_ = std::move(*writer);
+    }
+    Check(writer_->WriteTable(*arrow::Table::Make(schema_, columns, rows), rows), file_.path());
+  }
+
+  std::shared_ptr<AtomicStream> stream_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::unique_ptr<parquet::arrow::FileWriter> writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<PredictionWriter> NewParquetPredictionWriter(const std::string& output_dir,
+                                                             std::vector<std::string> output_columns,
+                                                             std::vector<std::string> reserved_columns) {
+  return std::make_unique<ParquetPredictionWriter>(output_dir, std::move(output_columns),
+                                                   std::move(reserved_columns));
+}
+
+}  // namespace tzrec::predict
