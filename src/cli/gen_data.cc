@@ -28,6 +28,9 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--seed", flags->options.seed,
                  "random seed; the same config and seed give identical files")
       ->capture_default_str();
+  app.add_option("--format", flags->options.format,
+                 "csv (train.csv, eval.csv) or parquet (train.parquet, eval.parquet)")
+      ->check(CLI::IsMember({"csv", "parquet"}));
   app.add_option("--num_threads", flags->options.num_threads,
                  "threads generating rows (output does not depend on it)")
       ->capture_default_str();

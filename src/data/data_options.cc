@@ -88,6 +88,11 @@ std::unordered_map<std::string, std::string> FgEncodedDefaults(const protos::Eas
   return out;
 }
 
+char MultiValueSeparator(const protos::DataConfig& dc) {
+  return dc.fg_mode() == protos::FG_NONE && dc.fg_encoded_multival_sep().size() == 1 ? dc.fg_encoded_multival_sep()[0]
+                                                                                     : '\x1d';
+}
+
 BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc, const std::string& input_path,
                                                     int num_epochs, bool for_eval) {
   BatchIteratorOptions options;
@@ -115,9 +120,7 @@ BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc
                input_path, protos::DatasetType_Name(dc.dataset_type()));
   }
   options.parquet_dataset = dc.dataset_type() == protos::ParquetDataset;
-  options.parquet.list_separator =
-      dc.fg_mode() == protos::FG_NONE && dc.fg_encoded_multival_sep().size() == 1 ? dc.fg_encoded_multival_sep()[0]
-                                                                                   : '\x1d';
+  options.parquet.list_separator = MultiValueSeparator(dc);
   if (!options.csv.with_header && options.csv.column_names.empty()) {
     // Only CSV needs this: a Parquet file names its columns.
     bool any_csv = false;

@@ -28,6 +28,10 @@ BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& da
                                                     const std::string& input_path, int num_epochs,
                                                     bool for_eval);
 
+// Between the values of one multi-value cell: data_config.fg_encoded_multival_sep
+// for encoded input (FG_NONE), FG's \x1d for raw input.
+char MultiValueSeparator(const protos::DataConfig& data_config);
+
 DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& data_config);
 
 }  // namespace tzrec::data

@@ -5,6 +5,10 @@
 // feature type of the FeatureConfig oneof, including sequence variants.
 #include "data/gen_data.h"
 
+#include "data/csv_reader.h"
+#include "data/data_options.h"
+#include "data/parquet_writer.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -1152,8 +1156,14 @@ GenDataSummary GenerateData(const protos::EasyRecConfig& config, const GenDataOp
   std::error_code ec;
   std::filesystem::create_directories(options.output_dir, ec);
   if (ec) Fail("cannot create --output_dir {}: {}", options.output_dir, ec.message());
-  summary.train_path = (std::filesystem::path(options.output_dir) / "train.csv").string();
-  summary.eval_path = (std::filesystem::path(options.output_dir) / "eval.csv").string();
+  if (options.format != "csv" && options.format != "parquet") {
+    FailConfig("--format {} is not supported (csv or parquet)", options.format);
+  }
+  const bool parquet = options.format == "parquet";
+  const std::filesystem::path out_dir(options.output_dir);
+  // Parquet is converted from the CSV text, which is then removed.
+  summary.train_path = (out_dir / (parquet ? ".train.csv.tmp" : "train.csv")).string();
+  summary.eval_path = (out_dir / (parquet ? ".eval.csv.tmp" : "eval.csv")).string();
 
   for (const LabelRule& rule : summary.label_rules) {
     std::vector<std::string> terms;
@@ -1169,6 +1179,19 @@ GenDataSummary GenerateData(const protos::EasyRecConfig& config, const GenDataOp
   WriteFile(plan, summary.eval_path, summary.eval_rows, options.seed, 2, options.num_threads,
             progress, done);
   progress.Finish();
+  if (parquet) {
+    CsvOptions csv;
+    csv.delimiter = plan.delimiter[0];
+    csv.with_header = plan.header;
+    csv.column_names = summary.columns;
+    for (std::string* path : {&summary.train_path, &summary.eval_path}) {
+      const std::string final_path =
+          (out_dir / (path == &summary.train_path ? "train.parquet" : "eval.parquet")).string();
+      CsvToParquet(*path, csv, MultiValueSeparator(config.data_config()), final_path);
+      std::filesystem::remove(*path);
+      *path = final_path;
+    }
+  }
   return summary;
 }
 

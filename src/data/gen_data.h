@@ -22,6 +22,9 @@
 //   regression losses, a class id when model_config.num_class > 1), so a trained
 //   model can beat AUC 0.5 by a clear margin.
 //
+// --format parquet writes train.parquet / eval.parquet instead: the same rows,
+// columns typed as their values are (int64, double, string, lists of them).
+//
 // Split: --num_rows is the total; eval.csv gets --eval_rows rows (default 10% of
 // num_rows, at least 1 when num_rows >= 2), train.csv the rest.
 //
@@ -47,6 +50,9 @@ struct GenDataOptions {
   uint64_t seed = 2024;
   // Worker threads generating chunks; output bytes do not depend on it.
   int num_threads = 2;
+  // "csv" (train.csv, eval.csv) or "parquet" (train.parquet, eval.parquet:
+  // the same rows with typed columns, parquet_writer.h).
+  std::string format = "csv";
 };
 
 // The rule behind one label column, for users (logged) and tests.
