@@ -139,12 +139,7 @@ size_t CsvReader::SplitRecord(char* data, size_t begin, size_t end, bool quoted,
 }
 
 int64_t CsvReader::ReadRows(int64_t max_rows, RowBatch* batch) {
-  batch->file = path_;
-  batch->column_names = column_names_;
-  batch->num_rows = 0;
-  batch->fields.clear();
-  batch->line_numbers.clear();
-  batch->bytes.clear();
+  batch->Reset(path_, column_names_);
   struct Record {
     size_t offset, length;
     bool quoted;

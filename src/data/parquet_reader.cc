@@ -133,12 +133,7 @@ ParquetReader::ParquetReader(std::string path, ParquetOptions options)
 ParquetReader::~ParquetReader() = default;
 
 int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
-  batch->file = path_;
-  batch->column_names = column_names_;
-  batch->num_rows = 0;
-  batch->fields.clear();
-  batch->line_numbers.clear();
-  batch->bytes.clear();
+  batch->Reset(path_, column_names_);
   // Text first (bytes may grow), views after.
   std::vector<size_t> ends;
   while (batch->num_rows < max_rows) {

@@ -5,6 +5,15 @@
 
 namespace tzrec::data {
 
+void RowBatch::Reset(const std::string& file_name, const std::vector<std::string>& columns) {
+  file = file_name;
+  column_names = columns;
+  num_rows = 0;
+  fields.clear();
+  line_numbers.clear();
+  bytes.clear();
+}
+
 int RowBatch::ColumnIndex(std::string_view name) const {
   for (size_t i = 0; i < column_names.size(); ++i) {
     if (column_names[i] == name) return static_cast<int>(i);

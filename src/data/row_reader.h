@@ -23,6 +23,8 @@ struct RowBatch {
   std::vector<int64_t> line_numbers;     // 1-based line where each row starts
   std::string bytes;
 
+  // Empties the batch for rows of `file` with these columns.
+  void Reset(const std::string& file_name, const std::vector<std::string>& columns);
   size_t num_columns() const { return column_names.size(); }
   std::string_view Field(int64_t row, size_t col) const { return fields[row * num_columns() + col]; }
   // Column index by name, -1 if absent.

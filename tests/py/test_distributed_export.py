@@ -19,7 +19,6 @@ Checks, independently of tzrec's own reader:
 Run with /usr/bin/python3 (Debian's python3-torch and python3-numpy);
 TZREC_BINARY names the tzrec binary.
 """
-import csv
 import glob
 import json
 import os
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 import torch.distributed.checkpoint
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, load_dcp, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, load_dcp, read_csv, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8) + SMALL_DEEPFM_MODEL
 
@@ -40,12 +39,6 @@ SPARSE = ["user_id", "item_id", "tags"]
 DENSE = ["age", "price"]
 ENCODED_SEP = "\x03"
 DIST = {"USE_DISTRIBUTED_EMBEDDING": "1"}
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], rows[1:]
 
 
 def read_json(path):

@@ -11,7 +11,6 @@
 - `gen_data --format parquet` writes typed Parquet that trains;
 - an OdpsDataset table path is refused with how to use local files.
 """
-import csv
 import os
 import shutil
 import tempfile
@@ -21,16 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, load_dcp, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, load_dcp, read_csv, run, small_config_head
 
 ENCODED_SEP = "\x03"
 BATCH = 64
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], rows[1:]
 
 
 def to_table(header, rows):

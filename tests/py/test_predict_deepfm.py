@@ -11,7 +11,6 @@ same probabilities. Also the error cases a user meets first.
 Run with /usr/bin/python3 (Debian's python3-torch); TZREC_BINARY names the
 tzrec binary. Skipped while tzrec has no train_eval subcommand.
 """
-import csv
 import os
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ import unittest
 
 import torch
 
-from tzrec_cli import SMALL_DEEPFM_MODEL, run, small_config_head
+from tzrec_cli import SMALL_DEEPFM_MODEL, read_csv, run, small_config_head
 
 CONFIG = small_config_head('label', 64, tags_dim=8, data_extra='num_workers: 2') + SMALL_DEEPFM_MODEL
 
@@ -28,12 +27,6 @@ DENSE = ["age", "price"]
 ENCODED_SEP = "\x03"
 
 
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0], rows[1:]
 
 
 def model_inputs(header, rows):

@@ -89,6 +89,14 @@ model_config {{
 """
 
 
+def read_csv(path):
+    """(header, rows) of a CSV file."""
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
 def random_inputs(sparse, dense, batch_size, seed):
     """A model input dict of `batch_size` random rows in the exported models'
     format: `sparse` maps id features to bucket counts (one id per row; "tags"
