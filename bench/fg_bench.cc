@@ -97,7 +97,7 @@ void RunFg(benchmark::State& state, const std::string& csv, const fg::FgEngine& 
   int64_t rows = 0;
   for (auto _ : state) {
     data::CsvReader reader(csv, options);
-    data::CsvRowBatch batch;
+    data::RowBatch batch;
     fg::FeatureBatch out;
     while (reader.ReadRows(kBatch, &batch) > 0) {
       engine.Process(batch.ToInputBatch(), &out);
