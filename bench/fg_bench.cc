@@ -1,5 +1,6 @@
-// Throughput of the data path on one core: CSV text -> split rows -> FG ->
-// FeatureBatch (and, for the *Tensors variants, model input tensors).
+// Throughput of the data path on one core: CSV text (or Parquet) -> split
+// rows -> FG -> FeatureBatch (and, for the *Tensors variants, model input
+// tensors).
 //   criteo-shaped FG_NONE: label + 13 dense + 26 categorical encoded columns,
 //     examples' deepfm_criteo/fg.json;
 //   taobao-shaped FG_DAG: raw columns of the multi_tower_din_taobao example
@@ -17,6 +18,7 @@
 
 #include "data/batch_iterator.h"
 #include "data/csv_reader.h"
+#include "data/parquet_writer.h"
 #include "features/fg/fg_engine.h"
 
 namespace {
@@ -140,6 +142,25 @@ void BM_CriteoFgNoneTensors(benchmark::State& state) {
   RunTensors(state, CriteoFile(), engine, "label");
 }
 BENCHMARK(BM_CriteoFgNoneTensors)->Unit(benchmark::kMillisecond);
+
+// The same criteo rows as Parquet (snappy; label and the 26 ids int64, the 13
+// dense values double), read through ParquetReader into the same tensors.
+const std::string& CriteoParquetFile() {
+  static const std::string path = [] {
+    std::string p = TempPath("criteo.parquet");
+    data::CsvOptions csv;
+    csv.with_header = true;
+    data::CsvToParquet(CriteoFile(), csv, '\x03', p);
+    return p;
+  }();
+  return path;
+}
+
+void BM_CriteoFgNoneTensorsParquet(benchmark::State& state) {
+  static const auto engine = std::make_shared<const fg::FgEngine>(CriteoEngine());
+  RunTensors(state, CriteoParquetFile(), engine, "label");
+}
+BENCHMARK(BM_CriteoFgNoneTensorsParquet)->Unit(benchmark::kMillisecond);
 
 void BM_TaobaoFgDag(benchmark::State& state) {
   static const fg::FgEngine engine = fg::FgEngine::FromFile(Upstream("multi_tower_din_taobao/fg.json"), {});

@@ -45,8 +45,15 @@ std::vector<std::string> ExpandInputPath(const std::string& input_path) {
 BatchIterator::BatchIterator(BatchIteratorOptions options, std::shared_ptr<const fg::FgEngine> engine,
                              DataParserOptions parser_options)
     : options_(std::move(options)), engine_(std::move(engine)),
-      parser_(engine_.get(), std::move(parser_options)), files_(ExpandInputPath(options_.input_path)) {
+      parser_(engine_.get(), parser_options), files_(ExpandInputPath(options_.input_path)) {
   if (options_.batch_size <= 0) FailConfig("batch_size must be positive, got {}", options_.batch_size);
+  // Parquet decodes only what FG and the labels read.
+  if (options_.parquet.columns.empty()) {
+    options_.parquet.columns = engine_->input_columns();
+    for (const auto* names : {&parser_options.label_fields, &parser_options.sample_weight_fields}) {
+      options_.parquet.columns.insert(options_.parquet.columns.end(), names->begin(), names->end());
+    }
+  }
 }
 
 BatchIterator::~BatchIterator() = default;

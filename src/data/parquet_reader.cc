@@ -6,6 +6,8 @@
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 
+#include <set>
+
 #include "common/error.h"
 
 namespace tzrec::data {
@@ -117,15 +119,22 @@ ParquetReader::ParquetReader(std::string path, ParquetOptions options)
   std::shared_ptr<arrow::Schema> schema;
   arrow::Status status = state_->file->GetSchema(&schema);
   if (!status.ok()) fail(status);
-  for (const auto& field : schema->fields()) {
+  const std::set<std::string> wanted(options_.columns.begin(), options_.columns.end());
+  std::vector<int> indices;
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    const auto& field = schema->field(i);
+    if (!wanted.empty() && !wanted.count(field->name())) continue;
     if (!Readable(*field->type())) {
       Fail("{}: column '{}' has type {}, which tzrec does not read (ints, floats, strings, bools and lists "
            "of them)",
            path_, field->name(), field->type()->ToString());
     }
     column_names_.push_back(field->name());
+    indices.push_back(i);
   }
-  auto batches = state_->file->GetRecordBatchReader();
+  std::vector<int> row_groups(static_cast<size_t>(state_->file->num_row_groups()));
+  for (size_t g = 0; g < row_groups.size(); ++g) row_groups[g] = static_cast<int>(g);
+  auto batches = state_->file->GetRecordBatchReader(row_groups, indices);
   if (!batches.ok()) fail(batches.status());
   state_->batches = std::move(*batches);
 }

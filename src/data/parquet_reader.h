@@ -25,6 +25,10 @@ struct ParquetOptions {
   char list_separator = '\x1d';
   // Rows decoded at a time.
   int64_t read_batch_rows = 8192;
+  // Columns to decode (others are skipped: Parquet stores columns apart);
+  // empty: every column. Names the file lacks are left out here; whoever
+  // needs them reports them missing, as for CSV.
+  std::vector<std::string> columns;
 };
 
 class ParquetReader : public RowReader {

@@ -107,6 +107,19 @@ TEST(ParquetReaderTest, ValuesReadAsTheTextACsvWouldHold) {
   // Rows are numbered for errors: the last batch described its rows 22..23.
 }
 
+TEST(ParquetReaderTest, DecodesOnlyTheColumnsAsked) {
+  ParquetOptions options;
+  options.columns = {"ids", "id", "not_in_the_file"};
+  ParquetReader reader(WriteSample().string(), options);
+  // File order; a name the file lacks is left for the caller to report.
+  EXPECT_EQ(reader.column_names(), (std::vector<std::string>{"id", "ids"}));
+  RowBatch batch;
+  ASSERT_EQ(reader.ReadRows(100, &batch), 23);
+  EXPECT_EQ(batch.num_columns(), 2u);
+  EXPECT_EQ(batch.Field(5, 0), "1099511627781");
+  EXPECT_EQ(batch.Field(5, 1), "50\x1d" "51");
+}
+
 TEST(ParquetReaderTest, BatchesComeFromDirectoriesOfPartFilesAndErrorsNameTheFile) {
   const fs::path path = WriteSample();
   const fs::path dir = TestDir() / "parts";

@@ -226,6 +226,10 @@ PredictSummary Predict(const PredictRequest& request) {
   std::vector<fg::FgEngine> engines;
   for (int i = 0; i < threads; ++i) engines.push_back(model->NewFgEngine());
   const std::vector<std::string> input_columns = engines.front().input_columns();
+  // Parquet decodes only the columns FG reads and the reserved ones.
+  data::ParquetOptions parquet = config_options.parquet;
+  parquet.columns = input_columns;
+  parquet.columns.insert(parquet.columns.end(), request.reserved_columns.begin(), request.reserved_columns.end());
   spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
                request.predict_input_path, model->source(), files.size(), batch_size, threads);
 
@@ -257,7 +261,7 @@ PredictSummary Predict(const PredictRequest& request) {
     int64_t sequence = 0;
     for (const auto& file : files) {
       const std::unique_ptr<data::RowReader> file_reader =
-          data::OpenRowReader(file, parquet_dataset, csv, config_options.parquet);
+          data::OpenRowReader(file, parquet_dataset, csv, parquet);
       const std::vector<int> reserved =
           CheckColumns(file, file_reader->column_names(), input_columns, request.reserved_columns);
       while (request.predict_steps == 0 || sequence < request.predict_steps) {
