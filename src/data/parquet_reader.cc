@@ -14,6 +14,18 @@ namespace tzrec::data {
 
 namespace {
 
+void AppendText(const arrow::Array& array, int64_t row, char list_separator, std::string& out);
+
+// A list cell: its values' text joined by `list_separator`.
+template <typename ListArray>
+void AppendList(const ListArray& list, int64_t row, char list_separator, std::string& out) {
+  const int64_t begin = list.value_offset(row);
+  for (int64_t i = begin; i < begin + list.value_length(row); ++i) {
+    if (i > begin) out += list_separator;
+    AppendText(*list.values(), i, list_separator, out);
+  }
+}
+
 // Appends the text of `array`[row] to `out`: what a CSV of the same data
 // holds in that field.
 void AppendText(const arrow::Array& array, int64_t row, char list_separator, std::string& out) {
@@ -49,22 +61,12 @@ void AppendText(const arrow::Array& array, int64_t row, char list_separator, std
     case arrow::Type::LARGE_BINARY:
       out += static_cast<const arrow::LargeBinaryArray&>(array).GetView(row);
       return;
-    case arrow::Type::LIST: {
-      const auto& list = static_cast<const arrow::ListArray&>(array);
-      for (int64_t i = list.value_offset(row); i < list.value_offset(row) + list.value_length(row); ++i) {
-        if (i > list.value_offset(row)) out += list_separator;
-        AppendText(*list.values(), i, list_separator, out);
-      }
+    case arrow::Type::LIST:
+      AppendList(static_cast<const arrow::ListArray&>(array), row, list_separator, out);
       return;
-    }
-    case arrow::Type::LARGE_LIST: {
-      const auto& list = static_cast<const arrow::LargeListArray&>(array);
-      for (int64_t i = list.value_offset(row); i < list.value_offset(row) + list.value_length(row); ++i) {
-        if (i > list.value_offset(row)) out += list_separator;
-        AppendText(*list.values(), i, list_separator, out);
-      }
+    case arrow::Type::LARGE_LIST:
+      AppendList(static_cast<const arrow::LargeListArray&>(array), row, list_separator, out);
       return;
-    }
     default:
       return;  // refused when the file is opened
   }

@@ -148,29 +148,17 @@ BATCH_SIZE = 16      # training rows per rank and step, and the reference batch
 # shorter last block; dims are multiples of 4 so column-wise sharding with
 # min_partition 4 cuts 16-wide tables into 4 and 8-wide ones into 2 shards.
 # kind: "id" (one id per row), "multi" (0-3 ids per row), "raw" (one float).
-FEATURES = {
-    "deepfm": OrderedDict([
+def _features(tags_dim):
+    return OrderedDict([
         ("user_id", dict(kind="id", buckets=53, dim=16, pooling="sum")),
         ("age", dict(kind="raw")),
         ("item_id", dict(kind="id", buckets=47, dim=16, pooling="sum")),
-        ("tags", dict(kind="multi", buckets=31, dim=16, pooling="mean")),
+        ("tags", dict(kind="multi", buckets=31, dim=tags_dim, pooling="mean")),
         ("price", dict(kind="raw")),
-    ]),
-    "mmoe": OrderedDict([
-        ("user_id", dict(kind="id", buckets=53, dim=16, pooling="sum")),
-        ("age", dict(kind="raw")),
-        ("item_id", dict(kind="id", buckets=47, dim=16, pooling="sum")),
-        ("tags", dict(kind="multi", buckets=31, dim=8, pooling="mean")),
-        ("price", dict(kind="raw")),
-    ]),
-    "dssm": OrderedDict([
-        ("user_id", dict(kind="id", buckets=53, dim=16, pooling="sum")),
-        ("age", dict(kind="raw")),
-        ("item_id", dict(kind="id", buckets=47, dim=16, pooling="sum")),
-        ("tags", dict(kind="multi", buckets=31, dim=8, pooling="mean")),
-        ("price", dict(kind="raw")),
-    ]),
-}
+    ])
+
+
+FEATURES = {"deepfm": _features(16), "mmoe": _features(8), "dssm": _features(8)}
 
 MODEL_SPECS = {
     "deepfm": dict(
