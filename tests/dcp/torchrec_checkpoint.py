@@ -762,6 +762,18 @@ def _gather_full(state, rank):
     return out
 
 
+def sharded_reference_outputs(dmp, args):
+    """The sharded model's own forward on the reference batch (every rank
+    feeds the same batch, rank 0 keeps its rows)."""
+    dmp.eval()
+    with torch.no_grad():
+        data = reference_inputs(args.model, args.seed)
+        for label in MODEL_SPECS[args.model]["labels"]:
+            data[label] = torch.zeros(BATCH_SIZE)
+        _, outputs = dmp(data)
+    return outputs
+
+
 def _train_worker(rank, args, port, tmp):
     _init_dist(rank, args.world_size, args.local_world_size, port)
     torch.manual_seed(args.seed)
@@ -793,14 +805,7 @@ def _train_worker(rank, args, port, tmp):
         with open(os.path.join(ckpt, "plan"), "w") as f:
             json.dump(plan_json(dmp), f)
 
-    # The sharded model's own forward on the reference batch (every rank
-    # feeds the same batch, rank 0 keeps its rows).
-    dmp.eval()
-    with torch.no_grad():
-        data = reference_inputs(args.model, args.seed)
-        for label in MODEL_SPECS[args.model]["labels"]:
-            data[label] = torch.zeros(BATCH_SIZE)
-        _, outputs = dmp(data)
+    outputs = sharded_reference_outputs(dmp, args)
     rank0 = {"outputs": outputs, "plan": plan_json(dmp)}
 
     if args.record_next_step:
@@ -858,12 +863,7 @@ def _load_worker(rank, args, port, tmp):
         optim_skipped = sorted(k for k in wanted if k not in saved)
         optim_unused = sorted(k for k in saved if k not in wanted)
     full = _gather_full(dmp.state_dict(), rank)
-    dmp.eval()
-    with torch.no_grad():
-        data = reference_inputs(args.model, args.seed)
-        for label in MODEL_SPECS[args.model]["labels"]:
-            data[label] = torch.zeros(BATCH_SIZE)
-        _, outputs = dmp(data)
+    outputs = sharded_reference_outputs(dmp, args)
     if rank == 0:
         torch.save({"model": full, "optimizer": optim_flat,
                     "optimizer_skipped": optim_skipped, "optimizer_unused": optim_unused,
