@@ -2,10 +2,10 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
-#include <fmt/format.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 
+#include <charconv>
 #include <set>
 
 #include "common/error.h"
@@ -15,6 +15,15 @@ namespace tzrec::data {
 namespace {
 
 void AppendText(const arrow::Array& array, int64_t row, char list_separator, std::string& out);
+
+// Integers as integers, floats in their shortest round-trip form
+// (std::to_chars: no locale, no allocation).
+template <typename T>
+void AppendNumber(T value, std::string& out) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, result.ptr);
+}
 
 // A list cell: its values' text joined by `list_separator`.
 template <typename ListArray>
@@ -34,25 +43,21 @@ void AppendText(const arrow::Array& array, int64_t row, char list_separator, std
     case arrow::Type::BOOL:
       out += static_cast<const arrow::BooleanArray&>(array).Value(row) ? "1" : "0";
       return;
-#define TZREC_INTEGER(ID, ARRAY)                                                                  \
-  case arrow::Type::ID:                                                                           \
-    fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::ARRAY&>(array).Value(row)); \
+#define TZREC_NUMBER(ID, ARRAY)                                              \
+  case arrow::Type::ID:                                                     \
+    AppendNumber(static_cast<const arrow::ARRAY&>(array).Value(row), out); \
     return;
-      TZREC_INTEGER(INT8, Int8Array)
-      TZREC_INTEGER(INT16, Int16Array)
-      TZREC_INTEGER(INT32, Int32Array)
-      TZREC_INTEGER(INT64, Int64Array)
-      TZREC_INTEGER(UINT8, UInt8Array)
-      TZREC_INTEGER(UINT16, UInt16Array)
-      TZREC_INTEGER(UINT32, UInt32Array)
-      TZREC_INTEGER(UINT64, UInt64Array)
-#undef TZREC_INTEGER
-    case arrow::Type::FLOAT:  // shortest text that reads back as the same float
-      fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::FloatArray&>(array).Value(row));
-      return;
-    case arrow::Type::DOUBLE:
-      fmt::format_to(std::back_inserter(out), "{}", static_cast<const arrow::DoubleArray&>(array).Value(row));
-      return;
+      TZREC_NUMBER(INT8, Int8Array)
+      TZREC_NUMBER(INT16, Int16Array)
+      TZREC_NUMBER(INT32, Int32Array)
+      TZREC_NUMBER(INT64, Int64Array)
+      TZREC_NUMBER(UINT8, UInt8Array)
+      TZREC_NUMBER(UINT16, UInt16Array)
+      TZREC_NUMBER(UINT32, UInt32Array)
+      TZREC_NUMBER(UINT64, UInt64Array)
+      TZREC_NUMBER(FLOAT, FloatArray)    // shortest text that reads back as the same float
+      TZREC_NUMBER(DOUBLE, DoubleArray)
+#undef TZREC_NUMBER
     case arrow::Type::STRING:
     case arrow::Type::BINARY:
       out += static_cast<const arrow::BinaryArray&>(array).GetView(row);
@@ -145,8 +150,10 @@ ParquetReader::~ParquetReader() = default;
 
 int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
   batch->Reset(path_, column_names_);
-  // Text first (bytes may grow), views after.
-  std::vector<size_t> ends;
+  const size_t ncols = column_names_.size();
+  // Text first, column by column (bytes may grow), views after: [begin, end)
+  // of each field, row-major.
+  std::vector<std::pair<size_t, size_t>> spans;
   while (batch->num_rows < max_rows) {
     if (!state_->current || state_->next_row == state_->current->num_rows()) {
       arrow::Status status = state_->batches->ReadNext(&state_->current);
@@ -157,22 +164,22 @@ int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
     }
     const arrow::RecordBatch& record = *state_->current;
     const int64_t take = std::min(max_rows - batch->num_rows, record.num_rows() - state_->next_row);
-    for (int64_t r = state_->next_row; r < state_->next_row + take; ++r) {
-      for (int c = 0; c < record.num_columns(); ++c) {
-        AppendText(*record.column(c), r, options_.list_separator, batch->bytes);
-        ends.push_back(batch->bytes.size());
+    const size_t first = static_cast<size_t>(batch->num_rows) * ncols;
+    spans.resize(first + static_cast<size_t>(take) * ncols);
+    for (size_t c = 0; c < ncols; ++c) {
+      const arrow::Array& column = *record.column(static_cast<int>(c));
+      for (int64_t r = 0; r < take; ++r) {
+        const size_t begin = batch->bytes.size();
+        AppendText(column, state_->next_row + r, options_.list_separator, batch->bytes);
+        spans[first + static_cast<size_t>(r) * ncols + c] = {begin, batch->bytes.size()};
       }
-      batch->line_numbers.push_back(++state_->rows_read);
     }
+    for (int64_t r = 0; r < take; ++r) batch->line_numbers.push_back(++state_->rows_read);
     state_->next_row += take;
     batch->num_rows += take;
   }
-  batch->fields.reserve(ends.size());
-  size_t begin = 0;
-  for (size_t end : ends) {
-    batch->fields.emplace_back(batch->bytes.data() + begin, end - begin);
-    begin = end;
-  }
+  batch->fields.reserve(spans.size());
+  for (const auto& [begin, end] : spans) batch->fields.emplace_back(batch->bytes.data() + begin, end - begin);
   return batch->num_rows;
 }
 
