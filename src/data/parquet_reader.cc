@@ -93,6 +93,26 @@ bool Readable(const arrow::DataType& type) {
   }
 }
 
+ColumnType TypeOf(const arrow::DataType& type) {
+  ColumnType out;
+  const arrow::DataType* value = &type;
+  if (type.id() == arrow::Type::LIST || type.id() == arrow::Type::LARGE_LIST) {
+    out.list = true;
+    value = static_cast<const arrow::BaseListType&>(type).value_type().get();
+  }
+  switch (value->id()) {
+    case arrow::Type::INT8: case arrow::Type::INT16: case arrow::Type::INT32: case arrow::Type::INT64:
+    case arrow::Type::UINT8: case arrow::Type::UINT16: case arrow::Type::UINT32: case arrow::Type::UINT64:
+      out.kind = ColumnType::Kind::kInt64;
+      break;
+    case arrow::Type::FLOAT: out.kind = ColumnType::Kind::kFloat; break;
+    case arrow::Type::DOUBLE: out.kind = ColumnType::Kind::kDouble; break;
+    case arrow::Type::BOOL: out.kind = ColumnType::Kind::kBool; break;
+    default: out.kind = ColumnType::Kind::kString;
+  }
+  return out;
+}
+
 }  // namespace
 
 struct ParquetReader::State {
@@ -137,6 +157,7 @@ ParquetReader::ParquetReader(std::string path, ParquetOptions options)
            path_, field->name(), field->type()->ToString());
     }
     column_names_.push_back(field->name());
+    column_types_.push_back(TypeOf(*field->type()));
     indices.push_back(i);
   }
   std::vector<int> row_groups(static_cast<size_t>(state_->file->num_row_groups()));

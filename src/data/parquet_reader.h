@@ -40,6 +40,7 @@ class ParquetReader : public RowReader {
 
   const std::string& path() const override { return path_; }
   const std::vector<std::string>& column_names() const override { return column_names_; }
+  std::vector<ColumnType> column_types() const override { return column_types_; }
   int64_t ReadRows(int64_t max_rows, RowBatch* batch) override;
 
  private:
@@ -47,6 +48,7 @@ class ParquetReader : public RowReader {
   std::string path_;
   ParquetOptions options_;
   std::vector<std::string> column_names_;
+  std::vector<ColumnType> column_types_;
   std::unique_ptr<State> state_;
 };
 

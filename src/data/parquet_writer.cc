@@ -14,7 +14,7 @@ namespace tzrec::data {
 
 namespace {
 
-enum class Kind { kInt, kDouble, kString };
+using Kind = ColumnType::Kind;
 
 bool IsInt(std::string_view s) {
   int64_t v;
@@ -29,11 +29,6 @@ bool IsNumber(std::string_view s) {
   std::strtod(text.c_str(), &end);
   return end == text.c_str() + text.size();
 }
-
-struct ColumnType {
-  Kind kind = Kind::kInt;
-  bool list = false;
-};
 
 template <typename F>
 void ForEachPart(std::string_view cell, char separator, bool list, F&& f) {
@@ -55,7 +50,7 @@ void Check(const arrow::Status& status, const std::string& path) {
 }
 
 std::shared_ptr<arrow::DataType> ValueType(Kind kind) {
-  return kind == Kind::kInt ? arrow::int64() : kind == Kind::kDouble ? arrow::float64() : arrow::utf8();
+  return kind == Kind::kInt64 ? arrow::int64() : kind == Kind::kDouble ? arrow::float64() : arrow::utf8();
 }
 
 }  // namespace
@@ -68,7 +63,9 @@ void CsvToParquet(const std::string& csv_path, const CsvOptions& csv, char list_
   {
     CsvReader reader(csv_path, csv);
     names = reader.column_names();
-    types.resize(names.size());
+    // Each column starts as int64 and widens to double, then string, as
+    // values require.
+    types.assign(names.size(), ColumnType{Kind::kInt64, false});
     RowBatch batch;
     while (reader.ReadRows(row_group_rows, &batch) > 0) {
       for (size_t c = 0; c < names.size(); ++c) {
@@ -77,7 +74,7 @@ void CsvToParquet(const std::string& csv_path, const CsvOptions& csv, char list_
           if (cell.find(list_separator) != std::string_view::npos) types[c].list = true;
           ForEachPart(cell, list_separator, true, [&](std::string_view part) {
             if (part.empty()) return;
-            if (types[c].kind == Kind::kInt && !IsInt(part)) types[c].kind = Kind::kDouble;
+            if (types[c].kind == Kind::kInt64 && !IsInt(part)) types[c].kind = Kind::kDouble;
             if (types[c].kind == Kind::kDouble && !IsNumber(part)) types[c].kind = Kind::kString;
           });
         }
@@ -119,7 +116,7 @@ void CsvToParquet(const std::string& csv_path, const CsvOptions& csv, char list_
         }
         ForEachPart(cell, list_separator, types[c].list, [&](std::string_view part) {
           switch (types[c].kind) {
-            case Kind::kInt: {
+            case Kind::kInt64: {
               int64_t v = 0;
               std::from_chars(part.data(), part.data() + part.size(), v);
               Check(static_cast<arrow::Int64Builder*>(values)->Append(v), parquet_path);
@@ -129,7 +126,7 @@ void CsvToParquet(const std::string& csv_path, const CsvOptions& csv, char list_
               Check(static_cast<arrow::DoubleBuilder*>(values)->Append(std::strtod(std::string(part).c_str(), nullptr)),
                     parquet_path);
               break;
-            case Kind::kString:
+            default:
               Check(static_cast<arrow::StringBuilder*>(values)->Append(part), parquet_path);
               break;
           }

@@ -37,6 +37,14 @@ struct RowBatch {
 struct CsvOptions;
 struct ParquetOptions;
 
+// What a column's values are, as far as the file says: CSV columns are text;
+// a Parquet column has its type. Lists are joined into text by the reader
+// (row_reader's RowBatch), `list` says the column holds them.
+struct ColumnType {
+  enum class Kind { kString, kInt64, kFloat, kDouble, kBool } kind = Kind::kString;
+  bool list = false;
+};
+
 class RowReader {
  public:
   virtual ~RowReader() = default;
@@ -46,6 +54,10 @@ class RowReader {
   virtual int64_t ReadRows(int64_t max_rows, RowBatch* batch) = 0;
   // Rows dropped as malformed (CSV with skip_bad_rows).
   virtual int64_t skipped_rows() const { return 0; }
+  // One per column_names() entry.
+  virtual std::vector<ColumnType> column_types() const {
+    return std::vector<ColumnType>(column_names().size());
+  }
 };
 
 // Parquet when `path` ends in .parquet, or when `parquet` (ParquetDataset)

@@ -1,5 +1,7 @@
 #include "predict/parquet_prediction_writer.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <filesystem>
 
 #include <arrow/api.h>
@@ -91,6 +93,61 @@ std::shared_ptr<arrow::Array> OutputColumn(const std::string& name, const at::Te
   }
 }
 
+// One reserved column of `rows` text cells as `type`: the inverse of the
+// reader's text form (empty cells null, list cells split on `separator`).
+std::shared_ptr<arrow::Array> ReservedColumn(const std::vector<std::string>& values, size_t column,
+                                             size_t num_columns, int64_t rows, const data::ColumnType& type,
+                                             char separator, const std::string& path) {
+  using Kind = data::ColumnType::Kind;
+  std::shared_ptr<arrow::DataType> value_type =
+      type.kind == Kind::kInt64   ? arrow::int64()
+      : type.kind == Kind::kFloat ? arrow::float32()
+      : type.kind == Kind::kDouble ? arrow::float64()
+      : type.kind == Kind::kBool  ? arrow::boolean()
+                                  : arrow::utf8();
+  std::unique_ptr<arrow::ArrayBuilder> builder;
+  Check(arrow::MakeBuilder(arrow::default_memory_pool(), type.list ? arrow::list(value_type) : value_type, &builder),
+        path);
+  arrow::ArrayBuilder* values_builder =
+      type.list ? static_cast<arrow::ListBuilder*>(builder.get())->value_builder() : builder.get();
+  auto append = [&](std::string_view text) {
+    switch (type.kind) {
+      case Kind::kInt64: {
+        int64_t v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        return static_cast<arrow::Int64Builder*>(values_builder)->Append(v);
+      }
+      case Kind::kFloat:
+        return static_cast<arrow::FloatBuilder*>(values_builder)->Append(std::strtof(std::string(text).c_str(), nullptr));
+      case Kind::kDouble:
+        return static_cast<arrow::DoubleBuilder*>(values_builder)->Append(std::strtod(std::string(text).c_str(), nullptr));
+      case Kind::kBool:
+        return static_cast<arrow::BooleanBuilder*>(values_builder)->Append(text == "1");
+      case Kind::kString:
+        break;
+    }
+    return static_cast<arrow::StringBuilder*>(values_builder)->Append(text);
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::string_view cell = values[static_cast<size_t>(r) * num_columns + column];
+    if (type.list) {
+      Check(static_cast<arrow::ListBuilder*>(builder.get())->Append(), path);
+      for (size_t begin = 0; !cell.empty() && begin <= cell.size();) {
+        const size_t end = std::min(cell.find(separator, begin), cell.size());
+        Check(append(cell.substr(begin, end - begin)), path);
+        begin = end + 1;
+      }
+    } else if (cell.empty() && type.kind != Kind::kString) {
+      Check(builder->AppendNull(), path);
+    } else {
+      Check(append(cell), path);
+    }
+  }
+  std::shared_ptr<arrow::Array> out;
+  Check(builder->Finish(&out), path);
+  return out;
+}
+
 class ParquetPredictionWriter : public PredictionWriter {
  public:
   ParquetPredictionWriter(const std::string& output_dir, std::vector<std::string> output_columns,
@@ -98,6 +155,11 @@ class ParquetPredictionWriter : public PredictionWriter {
       : PredictionWriter((std::filesystem::path(output_dir) / kParquetPartFile).string(), std::move(output_columns),
                          std::move(reserved_columns)),
         stream_(std::make_shared<AtomicStream>(file_)) {}
+
+  void SetReservedTypes(const std::vector<data::ColumnType>& types, char list_separator) override {
+    reserved_types_ = types;
+    list_separator_ = list_separator;
+  }
 
   void Commit() override {
     if (writer_) Check(writer_->Close(), file_.path());
@@ -115,13 +177,9 @@ class ParquetPredictionWriter : public PredictionWriter {
     }
     const size_t num_reserved = reserved_columns_.size();
     for (size_t c = 0; c < num_reserved; ++c) {
-      arrow::StringBuilder b;
-      for (int64_t r = 0; r < rows; ++r) {
-        Check(b.Append(reserved_values[static_cast<size_t>(r) * num_reserved + c]), file_.path());
-      }
-      std::shared_ptr<arrow::Array> out;
-      Check(b.Finish(&out), file_.path());
-      columns.push_back(out);
+      const data::ColumnType type = c < reserved_types_.size() ? reserved_types_[c] : data::ColumnType{};
+      columns.push_back(
+          ReservedColumn(reserved_values, c, num_reserved, rows, type, list_separator_, file_.path()));
     }
     if (!writer_) {
       std::vector<std::shared_ptr<arrow::Field>> fields;
@@ -136,6 +194,8 @@ class ParquetPredictionWriter : public PredictionWriter {
     Check(writer_->WriteTable(*arrow::Table::Make(schema_, columns, rows), rows), file_.path());
   }
 
+  std::vector<data::ColumnType> reserved_types_;  // empty: strings
+  char list_separator_ = '\x1d';
   std::shared_ptr<AtomicStream> stream_;
   std::shared_ptr<arrow::Schema> schema_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;

@@ -2,7 +2,8 @@
 // <output dir>/part-0.parquet, one row group per batch; columns are the
 // model's outputs (scalar outputs as float32/float64/int64/bool columns,
 // vector outputs such as tower embeddings as list<float32>), then the
-// reserved input columns (as strings: the text the input row held).
+// reserved input columns with their input types (strings when the input was
+// CSV).
 #pragma once
 
 #include <memory>

@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/Dict.h>
 
+#include "data/row_reader.h"
 #include "predict/output_file.h"
 
 namespace tzrec::predict {
@@ -34,6 +35,10 @@ class PredictionWriter {
              const std::vector<std::string>& reserved_values, int64_t rows);
   // Where the output appears.
   const std::string& path() const { return file_.path(); }
+  // The input types of the reserved columns (in reserved_columns order) and
+  // the separator the reader joined list cells with, for formats that keep
+  // types (Parquet); before the first Write. CSV writes the text as it is.
+  virtual void SetReservedTypes(const std::vector<data::ColumnType>& types, char list_separator) {}
 
   // Output columns, or the full header once the first batch is written.
   const std::vector<std::string>& header() const { return header_; }

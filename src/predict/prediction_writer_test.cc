@@ -99,6 +99,28 @@ TEST_F(PredictionWriterTest, ParquetPartFileInTheOutputDirectory) {
   EXPECT_EQ(batch.Field(2, 3), "u3");
 }
 
+// Reserved columns keep the input's types: text parsed back, lists split.
+TEST_F(PredictionWriterTest, ParquetReservedColumnsKeepTheirTypes) {
+  const std::string dir = path_ + ".typed";
+  auto writer = PredictionWriter::Create(PredictionFormat::kParquet, dir, {"probs"}, {"id", "ids", "w", "name"});
+  using Kind = data::ColumnType::Kind;
+  writer->SetReservedTypes({{Kind::kInt64, false}, {Kind::kInt64, true}, {Kind::kFloat, false}, {}}, '\x03');
+  writer->Write(Predictions(), {"7", "1\x03" "2", "0.5", "a", "", "", "", ""}, 2);
+  writer->Commit();
+  data::ParquetReader reader(dir + "/part-0.parquet", {});
+  const std::vector<data::ColumnType> types = reader.column_types();
+  ASSERT_EQ(types.size(), 5u);
+  EXPECT_EQ(types[1].kind, Kind::kInt64);
+  EXPECT_TRUE(types[2].list);
+  EXPECT_EQ(types[3].kind, Kind::kFloat);
+  EXPECT_EQ(types[4].kind, Kind::kString);
+  data::RowBatch batch;
+  ASSERT_EQ(reader.ReadRows(10, &batch), 2);
+  EXPECT_EQ(batch.Field(0, 2), "1\x1d" "2");  // read back with the reader's default separator
+  EXPECT_EQ(batch.Field(1, 1), "");             // an empty int cell is null
+  EXPECT_EQ(batch.Field(1, 2), "");             // an empty list
+}
+
 TEST_F(PredictionWriterTest, ClashingNamesAreRefused) {
   EXPECT_THROW({ PredictionWriter::Create(PredictionFormat::kCsv, path_, {"probs"}, {"probs"}); }, ConfigError);
   EXPECT_THROW({ PredictionWriter::Create(PredictionFormat::kCsv, path_, {}, {"id", "id"}); }, ConfigError);

@@ -264,6 +264,13 @@ PredictSummary Predict(const PredictRequest& request) {
           data::OpenRowReader(file, parquet_dataset, csv, parquet);
       const std::vector<int> reserved =
           CheckColumns(file, file_reader->column_names(), input_columns, request.reserved_columns);
+      if (sequence == 0) {
+        // The first file's types of the reserved columns (Parquet output keeps them).
+        const std::vector<data::ColumnType> types = file_reader->column_types();
+        std::vector<data::ColumnType> reserved_types;
+        for (int index : reserved) reserved_types.push_back(types[static_cast<size_t>(index)]);
+        writer.SetReservedTypes(reserved_types, parquet.list_separator);
+      }
       while (request.predict_steps == 0 || sequence < request.predict_steps) {
         auto rows = std::make_unique<data::RowBatch>();
         if (file_reader->ReadRows(batch_size, rows.get()) == 0) break;

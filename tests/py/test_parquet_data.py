@@ -7,7 +7,8 @@
   weights as the CSV rows do (within 1e-5), export, and predict the same
   scores;
 - `tzrec predict` on Parquet input writes <output>/part-0.parquet, which
-  pyarrow reads with float32 outputs then the reserved columns;
+  pyarrow reads with float32 outputs then the reserved columns in their
+  input types;
 - `gen_data --format parquet` writes typed Parquet that trains;
 - an OdpsDataset table path is refused with how to use local files.
 """
@@ -114,6 +115,8 @@ class ParquetDataTest(unittest.TestCase):
         table = pq.read_table(os.path.join(out_pq, "part-0.parquet"))
         self.assertEqual(table.column_names, ["logits", "probs", "user_id", "label"])
         self.assertEqual(table.schema.field("probs").type, pa.float32())
+        # Reserved columns keep their input types, as upstream's writer.
+        self.assertEqual(table.schema.field("user_id").type, pa.int64())
         # The same export on the CSV rows (CSV out) gives the same scores.
         out_csv = os.path.join(self.root, "pq", "predictions.csv")
         run(["predict", "--scripted_model_path", export, "--predict_input_path",
@@ -123,7 +126,7 @@ class ParquetDataTest(unittest.TestCase):
         self.assertEqual(table.num_rows, len(rows))
         csv_probs = torch.tensor([float(r[header.index("probs")]) for r in rows])
         torch.testing.assert_close(torch.tensor(table.column("probs").to_pylist()), csv_probs, rtol=0, atol=1e-6)
-        self.assertEqual(table.column("user_id").to_pylist(), [r[header.index("user_id")] for r in rows])
+        self.assertEqual(table.column("user_id").to_pylist(), [int(r[header.index("user_id")]) for r in rows])
 
     def test_gen_data_writes_typed_parquet_that_trains(self):
         root = os.path.join(self.root, "gen")
