@@ -17,9 +17,6 @@ namespace tzrec::checkpoint {
 
 namespace {
 
-// upstream's DenseEMA saves its update count beside the averaged parameters.
-constexpr char kEmaCountKey[] = "__n_averaged__";
-
 // `base` with the tensors `top` also has taken from `top`.
 class OverlayReader : public StateReader {
  public:
@@ -158,17 +155,12 @@ std::unique_ptr<StateReader> OpenModelState(const std::string& checkpoint_path, 
 }
 
 models::TensorMap ReadModelState(const std::string& checkpoint_path) {
-  models::TensorMap out;
-  for (auto& [name, tensor] : OpenModelState(checkpoint_path)->ReadAll()) out[name] = std::move(tensor);
-  return out;
+  return OpenModelState(checkpoint_path)->ReadAll();
 }
 
 models::TensorMap ReadOptimizerState(const std::string& checkpoint_path) {
-  std::unique_ptr<StateReader> reader = OpenStateDir(checkpoint_path, kOptimizerSubdir);
-  models::TensorMap out;
-  if (!reader) return out;
-  for (auto& [name, tensor] : reader->ReadAll()) out[name] = std::move(tensor);
-  return out;
+  const std::unique_ptr<StateReader> reader = OpenStateDir(checkpoint_path, kOptimizerSubdir);
+  return reader ? reader->ReadAll() : models::TensorMap{};
 }
 
 void RestoreModel(models::Model& model, const StateReader& state, const std::string& source, bool allow_extra) {
@@ -184,7 +176,7 @@ void RestoreModel(models::Model& model, const StateReader& state, const std::str
   if (!allow_extra) {
     std::vector<std::string> extra;
     for (const TensorEntry& entry : state.entries()) {
-      if (!wanted.count(entry.name) && entry.name != kEmaCountKey) extra.push_back(entry.name);
+      if (!wanted.count(entry.name)) extra.push_back(entry.name);
     }
     if (!extra.empty()) {
       Fail("{}: {} tensor(s) are not in the model: {}", source, extra.size(), NameList(extra));
