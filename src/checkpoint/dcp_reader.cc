@@ -36,17 +36,13 @@ DcpReader::DcpReader(const std::string& dir) : StateReader(dir), dir_(dir), meta
     entry.dtype = t.dtype;
     entry.shape = t.size;
     if (Find(entry.name) != nullptr) Fail("cannot read {}: tensor {} is saved twice", dir, entry.name);
-    tensor_index_[entry.name] = i;
     AddEntry(std::move(entry));
   }
 }
 
 DcpReader::~DcpReader() = default;
 
-const DcpTensor& DcpReader::TensorOf(const std::string& name) const {
-  Entry(name);
-  return metadata_.tensors[tensor_index_.at(name)];
-}
+const DcpTensor& DcpReader::TensorOf(const std::string& name) const { return metadata_.tensors[IndexOf(name)]; }
 
 const MappedFile& DcpReader::FileOf(const DcpChunk& chunk) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -90,16 +86,7 @@ void DcpReader::ReadRowsOf(const TensorEntry& entry, int64_t begin, int64_t end,
     const at::Tensor source = ChunkView(tensor, i).narrow(0, first - chunk.offsets[0], last - first);
     at::Tensor target = out.narrow(0, first - begin, last - first);
     for (size_t d = 1; d < shape.size(); ++d) target = target.narrow(d, chunk.offsets[d], chunk.sizes[d]);
-    const MappedFile& file = FileOf(chunk);
-    const bool file_backed = file.Contains(source.data_ptr());
-    if (file_backed && source.is_contiguous() && target.is_contiguous()) {
-      // The rows lie in the file as they are: read them without mapping.
-      file.ReadBytes(static_cast<const char*>(source.data_ptr()) - file.data(), source.nbytes(), target.data_ptr(),
-                     "tensor " + entry.name);
-      continue;
-    }
-    target.copy_(source);
-    if (file_backed) file.Release(source.data_ptr(), static_cast<int64_t>(source.nbytes()));
+    FileOf(chunk).CopyOut(source, target, "tensor " + entry.name);
   }
 }
 

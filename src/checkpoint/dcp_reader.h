@@ -48,8 +48,7 @@ class DcpReader : public StateReader {
   const MappedFile& FileOf(const DcpChunk& chunk) const;
 
   std::string dir_;
-  DcpMetadata metadata_;
-  std::unordered_map<std::string, size_t> tensor_index_;  // entry name -> metadata_.tensors
+  DcpMetadata metadata_;  // tensors[i] is entries()[i]
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<MappedFile>> files_;
   mutable std::map<std::pair<size_t, size_t>, at::Tensor> views_;

@@ -32,6 +32,12 @@ const TensorEntry* StateReader::Find(const std::string& name) const {
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
+size_t StateReader::IndexOf(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) Fail("{} has no tensor {}", path_, name);
+  return it->second;
+}
+
 const TensorEntry& StateReader::Entry(const std::string& name) const {
   const TensorEntry* entry = Find(name);
   if (entry == nullptr) Fail("{} has no tensor {}", path_, name);

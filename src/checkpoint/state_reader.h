@@ -70,6 +70,9 @@ class StateReader {
  protected:
   explicit StateReader(std::string path) : path_(std::move(path)) {}
   void AddEntry(TensorEntry entry);
+  // Position of `name` in entries() (the order entries were added); Error
+  // naming the checkpoint and `name` when absent.
+  size_t IndexOf(const std::string& name) const;
   // Rows [begin, end) of `entry` (checked: inside the tensor, not a scalar,
   // not empty) into dest.
   virtual void ReadRowsOf(const TensorEntry& entry, int64_t begin, int64_t end, void* dest) const = 0;

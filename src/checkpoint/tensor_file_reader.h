@@ -38,11 +38,10 @@ class TensorFileReader : public StateReader {
   const at::Tensor& View(const std::string& name) const;
 
   std::shared_ptr<MappedFile> file_;
-  // Per entry, in entries() order: the tensor as the unpickler built it; a
+  // Per entry, in entries() order (IndexOf): the tensor as the unpickler built it; a
   // view into the mapping, or (for a record the zip stores compressed, which
   // torch.save never writes) memory holding the inflated record.
   std::vector<at::Tensor> views_;
-  std::unordered_map<std::string, size_t> view_index_;
 };
 
 }  // namespace tzrec::checkpoint

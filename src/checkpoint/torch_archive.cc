@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/serialization/unpickler.h>
@@ -70,6 +71,21 @@ void MappedFile::Release(const void* begin, int64_t bytes) const {
   const uintptr_t first = reinterpret_cast<uintptr_t>(begin) & ~(page - 1);
   const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(bytes) + page - 1) & ~(page - 1);
   madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+void MappedFile::CopyOut(const at::Tensor& source, const at::Tensor& target, const std::string& what) const {
+  const bool file_backed = source.numel() > 0 && Contains(source.data_ptr());
+  if (file_backed && source.is_contiguous() && target.is_contiguous()) {
+    ReadBytes(static_cast<const char*>(source.data_ptr()) - base_, static_cast<int64_t>(source.nbytes()),
+              target.data_ptr(), what);
+    return;
+  }
+  target.copy_(source);
+  if (!file_backed) return;
+  // The bytes the strided view spans, from its first element to its last.
+  int64_t extent = 1;
+  for (int64_t d = 0; d < source.dim(); ++d) extent += (source.size(d) - 1) * source.stride(d);
+  Release(source.data_ptr(), extent * static_cast<int64_t>(source.element_size()));
 }
 
 namespace {

@@ -38,6 +38,11 @@ class MappedFile {
   // Drops the mapped pages of [begin, begin + bytes): private, never-written
   // pages of a file mapping, so a later access reads them again.
   void Release(const void* begin, int64_t bytes) const;
+  // Copies `source` (a view, possibly of this mapping) into `target` of the
+  // same shape: with pread when both are contiguous and the source lies in
+  // the file, so no mapped page is touched; else through the mapping, whose
+  // pages are then dropped. `what` names the tensor in errors.
+  void CopyOut(const at::Tensor& source, const at::Tensor& target, const std::string& what) const;
 
  private:
   MappedFile() = default;

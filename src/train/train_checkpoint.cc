@@ -87,7 +87,7 @@ int64_t RestoreTrainCheckpoint(Trainer& trainer, const std::string& checkpoint_p
     if (reader) {
       // tzrec's older state_dict.pt layout stores "<param>.<slot>" as is.
       for (const checkpoint::TensorEntry& entry : reader->entries()) {
-        if (entry.name.compare(0, 6, kStatePrefix) != 0) state[entry.name] = reader->Read(entry.name);
+        if (entry.name.rfind(kStatePrefix, 0) != 0) state[entry.name] = reader->Read(entry.name);
       }
       CollectSlots(trainer.sparse_optimizer(), true, *reader, state);
       CollectSlots(trainer.dense_optimizer(), false, *reader, state);
