@@ -41,12 +41,17 @@ std::function<int()> Setup(CLI::App& app) {
       "encoded column per feature (ids in range; multi-values joined by\n"
       "data_config.fg_encoded_multival_sep, default \\x03); then label_fields and\n"
       "sample_weight_fields. data_config.input_fields, delimiter and with_header are honoured.\n"
-      "Each label is a noisy logistic function of 2-4 chosen columns (logged at start).");
+      "Each label is a noisy logistic function of 2-4 chosen columns (logged at start).\n"
+      "With data_config.negative_sampler, also item_gl: the item table it draws from.");
   return [flags]() {
     protos::EasyRecConfig config = LoadPipelineConfig(flags->pipeline_config_path);
     data::GenDataSummary summary = data::GenerateData(config, flags->options);
     spdlog::info("gen_data: wrote {} ({} rows) and {} ({} rows), {} columns", summary.train_path,
                  summary.train_rows, summary.eval_path, summary.eval_rows, summary.columns.size());
+    if (!summary.item_table_path.empty()) {
+      spdlog::info("gen_data: wrote {} ({} items) for data_config.negative_sampler.input_path",
+                   summary.item_table_path, summary.item_table_items);
+    }
     return 0;
   };
 }

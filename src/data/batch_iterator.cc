@@ -53,6 +53,9 @@ BatchIterator::BatchIterator(BatchIteratorOptions options, std::shared_ptr<const
     for (const auto* names : {&parser_options.label_fields, &parser_options.sample_weight_fields}) {
       options_.parquet.columns.insert(options_.parquet.columns.end(), names->begin(), names->end());
     }
+    if (parser_options.negative_sampler) {
+      options_.parquet.columns.push_back(parser_options.negative_sampler->item_id_field());
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <google/protobuf/message.h>
 
 #include "common/error.h"
+#include "data/negative_sampler.h"
 
 namespace tzrec::data {
 namespace {
@@ -135,6 +136,27 @@ DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& dc) {
   options.label_fields.assign(dc.label_fields().begin(), dc.label_fields().end());
   options.sample_weight_fields.assign(dc.sample_weight_fields().begin(), dc.sample_weight_fields().end());
   return options;
+}
+
+void SetNegativeSampler(const protos::DataConfig& dc, const std::vector<std::string>& negative_features,
+                        bool for_eval, uint64_t seed, DataParserOptions& options) {
+  if (dc.sampler_case() == protos::DataConfig::SAMPLER_NOT_SET) return;
+  if (dc.sampler_case() != protos::DataConfig::kNegativeSampler) {
+    const auto* field = dc.GetDescriptor()->FindFieldByNumber(dc.sampler_case());
+    FailConfig("data_config.{}: training with it is not supported yet (negative_sampler is; export "
+               "and predict of such a model work)",
+               field->name());
+  }
+  if (negative_features.empty()) {
+    FailConfig("data_config.negative_sampler.attr_fields: no feature reads them, so sampled items "
+               "would reach no item tower");
+  }
+  if (dc.force_base_data_group()) {
+    FailConfig("data_config.force_base_data_group with a negative_sampler is not supported yet");
+  }
+  options.negative_sampler = std::make_shared<NegativeSampler>(dc.negative_sampler(), for_eval);
+  options.negative_features = negative_features;
+  options.seed = seed;
 }
 
 }  // namespace tzrec::data

@@ -34,4 +34,12 @@ char MultiValueSeparator(const protos::DataConfig& data_config);
 
 DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& data_config);
 
+// Train and eval batches of a config with data_config.negative_sampler draw
+// sampled negatives for `negative_features` (the __NEG__ data group); predict
+// and export never sample. Other samplers (negative_sampler_v2,
+// hard_negative_sampler[_v2], tdm_sampler) are refused by name.
+void SetNegativeSampler(const protos::DataConfig& data_config,
+                        const std::vector<std::string>& negative_features, bool for_eval,
+                        uint64_t seed, DataParserOptions& options);
+
 }  // namespace tzrec::data

@@ -1,6 +1,8 @@
 #include "data/data_parser.h"
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "common/error.h"
 #include "features/fg/text_util.h"
@@ -44,7 +46,45 @@ void AddFeatureTensors(const fg::FeatureBatch& batch, TensorMap& out) {
 
 DataParser::DataParser(const fg::FgEngine* engine, DataParserOptions options)
     : engine_(engine), options_(std::move(options)),
-      label_is_int_(options_.label_fields.size(), -1) {}
+      label_is_int_(options_.label_fields.size(), -1), rng_(options_.seed) {
+  if (!options_.negative_sampler) return;
+  const std::set<std::string> wanted(options_.negative_features.begin(), options_.negative_features.end());
+  std::vector<fg::FeatureSpec> specs;
+  for (const fg::FeatureSpec& spec : engine_->specs()) {
+    if (wanted.count(spec.name)) specs.push_back(spec);
+  }
+  negative_engine_ = std::make_unique<fg::FgEngine>(std::move(specs), engine_->options());
+  const std::vector<std::string>& attrs = options_.negative_sampler->attr_fields();
+  for (const std::string& column : negative_engine_->input_columns()) {
+    if (std::find(attrs.begin(), attrs.end(), column) == attrs.end()) {
+      FailConfig("data_config.negative_sampler.attr_fields: a sampled item feature reads column '{}', "
+                 "which is not one of them",
+                 column);
+    }
+  }
+}
+
+// The sampler's rows through the __NEG__ features, appended to the batch's own.
+void DataParser::AddNegatives(const RowBatch& rows, const std::vector<int64_t>& keep, TensorMap& out) {
+  NegativeSampler& sampler = *options_.negative_sampler;
+  const int col = rows.ColumnIndex(sampler.item_id_field());
+  if (col < 0) {
+    Fail("{}: negative_sampler.item_id_field '{}' is not a column of the input", rows.file,
+         sampler.item_id_field());
+  }
+  std::vector<std::string_view> batch_ids;
+  batch_ids.reserve(keep.size());
+  for (int64_t r : keep) batch_ids.push_back(rows.Field(r, static_cast<size_t>(col)));
+  sampler.Sample(batch_ids, rng_, &negative_rows_);
+  negative_engine_->Process(negative_rows_.ToInputBatch(), &negative_features_);
+  TensorMap sampled;
+  AddFeatureTensors(negative_features_, sampled);
+  for (auto& [key, tensor] : sampled) {
+    auto it = out.find(key);
+    if (it == out.end()) Fail("sampled negatives give '{}', which the batch does not have", key);
+    it->second = at::cat({it->second, tensor}, 0);
+  }
+}
 
 at::Tensor DataParser::ParseLabel(const RowBatch& rows, size_t label_index,
                                   const std::vector<int64_t>& keep) {
@@ -124,6 +164,7 @@ TensorMap DataParser::Parse(const RowBatch& rows, int64_t* skipped) {
     }
     out[field] = t;
   }
+  if (negative_engine_) AddNegatives(rows, keep, out);
   if (skipped) *skipped = static_cast<int64_t>(features.skipped_rows.size());
   return out;
 }

@@ -9,6 +9,8 @@
 //   sample weights:   <field> float [B]
 #pragma once
 
+#include <memory>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <ATen/ATen.h>
 
 #include "data/csv_reader.h"
+#include "data/negative_sampler.h"
 #include "features/fg/feature_batch.h"
 #include "features/fg/fg_engine.h"
 
@@ -26,6 +29,12 @@ using TensorMap = std::unordered_map<std::string, at::Tensor>;
 struct DataParserOptions {
   std::vector<std::string> label_fields;
   std::vector<std::string> sample_weight_fields;
+  // Match models trained against sampled negatives: each batch's features of
+  // the __NEG__ data group (`negative_features`) get the sampler's rows after
+  // the batch's own (B + num_sample rows; every other tensor keeps B).
+  std::shared_ptr<NegativeSampler> negative_sampler;
+  std::vector<std::string> negative_features;
+  uint64_t seed = 0;
 };
 
 // Adds the tensors of every feature in `batch` to `out`.
@@ -45,12 +54,18 @@ class DataParser {
 
  private:
   at::Tensor ParseLabel(const RowBatch& rows, size_t label_index, const std::vector<int64_t>& keep);
+  void AddNegatives(const RowBatch& rows, const std::vector<int64_t>& keep, TensorMap& out);
 
   const fg::FgEngine* engine_;
   DataParserOptions options_;
   // Label dtype, fixed by the first batch: integers -> int64, otherwise float.
   std::vector<int> label_is_int_;  // -1 unknown, 0 float, 1 int
   fg::FeatureBatch features_;      // reused across batches
+  // The __NEG__ features' FG, run over sampled rows only.
+  std::unique_ptr<fg::FgEngine> negative_engine_;
+  std::mt19937_64 rng_;
+  RowBatch negative_rows_;
+  fg::FeatureBatch negative_features_;
 };
 
 }  // namespace tzrec::data

@@ -7,6 +7,7 @@
 
 #include "data/csv_reader.h"
 #include "data/data_options.h"
+#include "data/gen_item_table.h"
 #include "data/parquet_writer.h"
 
 #include <algorithm>
@@ -1179,11 +1180,15 @@ GenDataSummary GenerateData(const protos::EasyRecConfig& config, const GenDataOp
   WriteFile(plan, summary.eval_path, summary.eval_rows, options.seed, 2, options.num_threads,
             progress, done);
   progress.Finish();
+  CsvOptions csv;
+  csv.delimiter = plan.delimiter[0];
+  csv.with_header = plan.header;
+  csv.column_names = summary.columns;
+  if (config.data_config().has_negative_sampler()) {
+    summary.item_table_path = (out_dir / "item_gl").string();
+    summary.item_table_items = WriteItemTable(config, summary.train_path, csv, summary.item_table_path);
+  }
   if (parquet) {
-    CsvOptions csv;
-    csv.delimiter = plan.delimiter[0];
-    csv.with_header = plan.header;
-    csv.column_names = summary.columns;
     for (std::string* path : {&summary.train_path, &summary.eval_path}) {
       const std::string final_path =
           (out_dir / (path == &summary.train_path ? "train.parquet" : "eval.parquet")).string();

@@ -25,6 +25,9 @@
 // --format parquet writes train.parquet / eval.parquet instead: the same rows,
 // columns typed as their values are (int64, double, string, lists of them).
 //
+// With data_config.negative_sampler, output_dir/item_gl is the item table it
+// draws from (upstream's format: id, weight, attrs), one row per train item.
+//
 // Split: --num_rows is the total; eval.csv gets --eval_rows rows (default 10% of
 // num_rows, at least 1 when num_rows >= 2), train.csv the rest.
 //
@@ -70,6 +73,10 @@ struct GenDataSummary {
   std::string train_path, eval_path;
   int64_t train_rows = 0, eval_rows = 0;
   std::vector<LabelRule> label_rules;
+  // With data_config.negative_sampler: the item table it draws from
+  // (output_dir/item_gl, gen_item_table.h), from the train rows' items.
+  std::string item_table_path;
+  int64_t item_table_items = 0;
 };
 
 // The column names gen_data writes for `config`, in order (no files written).

@@ -11,7 +11,13 @@ namespace {
 struct Tower {
   torch::jit::Module module;  // forward(data) -> Tensor[B, D]
   std::vector<std::string> table_paths;  // relative to the tower
+  EmbeddingGroupLayout layout;           // its tables' storage, relative to embedding_group
 };
+
+// Where a tower's embedding-group paths sit in the model's state.
+std::string TowerGroupPrefix(const std::string& name) {
+  return std::string(kStatePrefix) + name + "_tower.embedding_group.";
+}
 
 Tower BuildTower(const ModelContext& context, const std::string& name) {
   const protos::ModelConfig& model_config = context.config.model_config();
@@ -58,6 +64,7 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
   for (const std::string& path : embedding.layout.table_weight_paths) {
     tower.table_paths.push_back("embedding_group." + path);
   }
+  tower.layout = std::move(embedding.layout);
   return tower;
 }
 
@@ -85,15 +92,21 @@ std::unique_ptr<Model> BuildDSSM(const ModelContext& context) {
   std::vector<std::string> tables;
   for (const std::string& p : user.table_paths) tables.push_back(std::string(kStatePrefix) + "user_tower." + p);
   for (const std::string& p : item.table_paths) tables.push_back(std::string(kStatePrefix) + "item_tower." + p);
-  return std::make_unique<Model>("dssm", root, std::vector<Task>{task},
-                                 std::vector<std::string>{kSimilarityOutput}, tables,
-                                 context.options.table_storage);
+  auto model = std::make_unique<Model>("dssm", root, std::vector<Task>{task},
+                                       std::vector<std::string>{kSimilarityOutput}, tables,
+                                       context.options.table_storage);
+  // Sequence tables may be stored unlike pooled ones (QUANT_EC_EMB).
+  model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
+  model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
+  return model;
 }
 
 std::unique_ptr<Model> BuildDSSMTower(const ModelContext& context, const std::string& tower) {
   Tower built = BuildTower(context, tower);
-  return WrapMatchTower("dssm", tower, built.module, built.table_paths,
-                        context.options.table_storage);
+  auto model = WrapMatchTower("dssm", tower, built.module, built.table_paths,
+                              context.options.table_storage);
+  model->SetTableStorages(built.layout, TowerGroupPrefix(tower));
+  return model;
 }
 
 }  // namespace tzrec::models

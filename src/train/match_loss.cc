@@ -25,9 +25,10 @@ std::optional<MatchObjective> MatchObjectiveOf(const protos::EasyRecConfig& conf
   if (field != nullptr && field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
     objective.in_batch_negative = model->GetReflection()->GetBool(*model, field);
   }
-  if (!objective.in_batch_negative) {
-    FailConfig("model_config.{}.in_batch_negative: false trains against sampled negatives, but "
-               "tzrec has no negative sampler yet; set in_batch_negative: true",
+  if (!objective.in_batch_negative && config.data_config().sampler_case() ==
+                                           protos::DataConfig::SAMPLER_NOT_SET) {
+    FailConfig("model_config.{}.in_batch_negative: false trains against sampled negatives: set "
+               "data_config.negative_sampler, or in_batch_negative: true",
                type);
   }
   return objective;

@@ -22,14 +22,12 @@ from tzrec_cli import run
 UPSTREAM = os.path.join(os.environ.get("TZREC_SHARED_DIR", "../shared"), "upstream")
 
 RUNS = ["multi_tower_taobao", "multi_tower_din_taobao", "mmoe_taobao", "dbmtl_taobao", "dbmtl_taobao_seq",
-        "dbmtl_taobao_jrc", "ple_taobao"]
+        "dbmtl_taobao_jrc", "ple_taobao", "dssm_taobao"]
 NOT_HERE = {
     # Criteo-sized tables (several of 40M rows x 16) and their Adagrad state
     # need far more than this machine's 24 GiB to train.
     "deepfm_criteo": "tables too large for a 24 GiB machine",
     "dlrm_criteo": "tables too large for a 24 GiB machine",
-    # Trains with a negative sampler (__NEG__ data group): not built yet.
-    "dssm_taobao": "negative sampler",
 }
 REFUSED = {"masknet_criteo": "mask_net", "wukong_criteo": "wukong", "pepnet_taobao": "pepnet",
            "dssm_v2_taobao": "dssm_v2", "mind_taobao": "mind", "rocket_launching_criteo": "rocket_launching",
@@ -42,6 +40,8 @@ def local_config(name, work):
     text = re.sub(r'(?m)^train_input_path:.*$', f'train_input_path: "{work}/data/train.parquet"', text)
     text = re.sub(r'(?m)^eval_input_path:.*$', f'eval_input_path: "{work}/data/eval.parquet"', text)
     text = re.sub(r'(?m)^model_dir:.*$', f'model_dir: "{work}/model"', text)
+    # A negative sampler's item table: the one gen_data writes beside the rows.
+    text = re.sub(r'input_path: "odps://[^"]*"', f'input_path: "{work}/data/item_gl"', text)
     path = os.path.join(work, "pipeline.config")
     with open(path, "w") as f:
         f.write(text)
@@ -75,12 +75,16 @@ class UpstreamExamplesTest(unittest.TestCase):
                 run(["train_eval", "--pipeline_config_path", config])
                 export = os.path.join(work, "export")
                 run(["export", "--pipeline_config_path", config, "--export_dir", export])
-                run(["predict", "--scripted_model_path", export, "--predict_input_path",
-                     os.path.join(work, "data", "eval.parquet"), "--predict_output_path",
-                     os.path.join(work, "predictions")])
-                table = pq.read_table(os.path.join(work, "predictions", "part-0.parquet"))
-                self.assertEqual(table.num_rows, 200)
-                self.assertTrue(any(c.startswith("probs") for c in table.column_names), table.column_names)
+                # A match model exports its towers apart; each predicts on its own.
+                towers = [t for t in ("user", "item") if os.path.isdir(os.path.join(export, t))]
+                for model in [os.path.join(export, t) for t in towers] or [export]:
+                    output = os.path.join(work, "predictions", os.path.basename(model))
+                    run(["predict", "--scripted_model_path", model, "--predict_input_path",
+                         os.path.join(work, "data", "eval.parquet"), "--predict_output_path", output])
+                    table = pq.read_table(os.path.join(output, "part-0.parquet"))
+                    self.assertEqual(table.num_rows, 200)
+                    expected = f"{os.path.basename(model)}_tower_emb" if towers else "probs"
+                    self.assertTrue(any(c.startswith(expected) for c in table.column_names), table.column_names)
                 shutil.rmtree(work)
 
     def test_other_models_are_refused_by_name(self):

@@ -265,10 +265,6 @@ class GroupSourceBuilder {
     auto it = by_name_.find(name);
     if (it == by_name_.end()) FailConfig("{}: unknown feature '{}'", Where(g), name);
     const Feature& feature = *it->second;
-    if (feature.data_group() != kBaseDataGroup) {
-      FailConfig("{}: feature '{}' is in data group {}; only {} is supported yet", Where(g), name,
-                 feature.data_group(), kBaseDataGroup);
-    }
     if (feature.is_dense() && !feature.dense_embedding_type().empty()) {
       FailConfig("{}: dense feature '{}' uses a {} dense embedding, not supported yet", Where(g),
                  name, feature.dense_embedding_type());
@@ -290,6 +286,40 @@ class GroupSourceBuilder {
       }
       if (!names.insert(group.group_name()).second) FailConfig("{}: duplicate group_name", Where(g));
       if (group.feature_names_size() == 0) FailConfig("{}: has no feature_names", Where(g));
+      CheckDataGroup(g, group);
+    }
+  }
+
+  // A group reads one batch: its features share a data group (upstream's
+  // rule). Sampled negatives (__NEG__) are pooled only: their rows follow the
+  // batch's, so a sequence of them has no meaning.
+  void CheckDataGroup(int g, const protos::FeatureGroupConfig& group) const {
+    std::map<std::string, std::vector<std::string>> by_data_group;
+    auto add = [&](const std::string& name) {
+      auto it = by_name_.find(name);
+      if (it != by_name_.end()) by_data_group[it->second->data_group()].push_back(name);
+    };
+    for (const std::string& name : group.feature_names()) add(name);
+    for (const auto& sg : group.sequence_groups()) {
+      for (const std::string& name : sg.feature_names()) add(name);
+    }
+    if (by_data_group.size() > 1) {
+      std::string listing;
+      for (const auto& [data_group, names] : by_data_group) {
+        listing += fmt::format("{}{}: {}", listing.empty() ? "" : "; ", data_group, fmt::join(names, ","));
+      }
+      FailConfig("{}: its features read different data groups ({}); a group reads one", Where(g), listing);
+    }
+    if (by_data_group.empty()) return;
+    const std::string& data_group = by_data_group.begin()->first;
+    if (data_group == kBaseDataGroup) return;
+    if (data_group != kNegDataGroup) {
+      FailConfig("{}: features in data group {} (crosses of user and sampled item fields) are not "
+                 "supported yet", Where(g), data_group);
+    }
+    if (IsSequenceType(group) || group.sequence_groups_size() > 0) {
+      FailConfig("{}: features in data group {} (a negative sampler's attr_fields) can be in "
+                 "DEEP/WIDE groups only", Where(g), data_group);
     }
   }
 
@@ -402,7 +432,7 @@ class GroupSourceBuilder {
         continue;
       }
       const EmbeddingTable table = TableOf(feature, group);
-      AddSharedTable(pooled_tables_, table, feature.name());
+      AddSharedTable(PooledTables(feature.data_group()), table, feature.name());
       parts.push_back(PooledLookup(feature, table));
       dims.push_back(table.embedding_dim);
     }
@@ -503,6 +533,25 @@ class GroupSourceBuilder {
     return cats + views;
   }
 
+  // Pooled tables live per data group, as upstream's EmbeddingGroupImpl per
+  // key: emb_impls.<data group>.ebc.embedding_bags.<table>.
+  std::vector<SharedEmbeddingTable>& PooledTables(const std::string& data_group) {
+    for (auto& [name, tables] : pooled_tables_) {
+      if (name == data_group) return tables;
+    }
+    return pooled_tables_.emplace_back(data_group, std::vector<SharedEmbeddingTable>{}).second;
+  }
+
+  static std::string BagPath(const std::string& data_group, const std::string& table) {
+    return fmt::format("emb_impls.{}.ebc.embedding_bags.{}.weight", data_group, table);
+  }
+
+  // The forward's variable holding a data group's tables ("bags" for the
+  // batch's own rows, as before data groups existed).
+  static std::string BagsVar(const std::string& data_group) {
+    return data_group == kBaseDataGroup ? std::string("bags") : std::string("bags_neg");
+  }
+
   std::string PooledLookup(const Feature& feature, const EmbeddingTable& table) {
     auto key = std::make_pair(feature.name(), table.name);
     auto found = pooled_vars_.find(key);
@@ -514,7 +563,7 @@ class GroupSourceBuilder {
     input.key = input_key + "__ebc";
     input.feature = feature.name();
     input.table = table.name;
-    input.table_path = "emb_impls.__BASE__.ebc.embedding_bags." + table.name + ".weight";
+    input.table_path = BagPath(feature.data_group(), table.name);
     input.dim = table.embedding_dim;
     input.pooling = table.pooling;
     layout_.embedded_inputs.push_back(input);
@@ -526,8 +575,9 @@ class GroupSourceBuilder {
     const std::string offsets = Offsets(lengths);
     const std::string weights =
         feature.is_weighted() ? Data(feature.weights_key()) : std::string("None");
-    lookups_ += fmt::format("    {} = getattr(bags, {}).forward({}, {}, {})\n", var,
-                            PyStr(table.name), Data(feature.values_key()), offsets, weights);
+    lookups_ += fmt::format("    {} = getattr({}, {}).forward({}, {}, {})\n", var,
+                            BagsVar(feature.data_group()), PyStr(table.name),
+                            Data(feature.values_key()), offsets, weights);
     if (table.pooling == Pooling::kMean) {
       lookups_ += fmt::format("    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n",
                               var, lengths);
@@ -734,19 +784,22 @@ class GroupSourceBuilder {
 
   EmbeddingGroup Finish() {
     const bool with_tables = !options_.embedded_inputs;
-    torch::jit::Module bags = NewModule("ModuleDict");
-    if (with_tables) {
-      for (const SharedEmbeddingTable& t : pooled_tables_) {
-        const std::string path = "emb_impls.__BASE__.ebc.embedding_bags." + t.table.name + ".weight";
-        AddChild(bags, t.table.name, NewTable(t.table, options_.storage, path));
-      }
-    }
-    torch::jit::Module ebc = NewModule("EmbeddingBagCollection");
-    AddChild(ebc, "embedding_bags", bags);
-    torch::jit::Module impl = NewModule("EmbeddingGroupImpl");
-    AddChild(impl, "ebc", ebc);
+    if (pooled_tables_.empty()) PooledTables(kBaseDataGroup);
     torch::jit::Module impls = NewModule("ModuleDict");
-    AddChild(impls, kBaseDataGroup, impl);
+    for (const auto& [data_group, tables] : pooled_tables_) {
+      torch::jit::Module bags = NewModule("ModuleDict");
+      if (with_tables) {
+        for (const SharedEmbeddingTable& t : tables) {
+          AddChild(bags, t.table.name,
+                   NewTable(t.table, options_.storage, BagPath(data_group, t.table.name)));
+        }
+      }
+      torch::jit::Module ebc = NewModule("EmbeddingBagCollection");
+      AddChild(ebc, "embedding_bags", bags);
+      torch::jit::Module impl = NewModule("EmbeddingGroupImpl");
+      AddChild(impl, "ebc", ebc);
+      AddChild(impls, data_group, impl);
+    }
     EmbeddingGroup result;
     result.module = NewModule("EmbeddingGroup");
     AddChild(result.module, "emb_impls", impls);
@@ -780,9 +833,10 @@ class GroupSourceBuilder {
       AddChild(result.module, "_group_name_to_seq_encoders", by_group);
     }
     std::string source = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
-    if (with_tables && !pooled_tables_.empty()) {
-      source += fmt::format("    bags = getattr(self.emb_impls, {}).ebc.embedding_bags\n",
-                            PyStr(kBaseDataGroup));
+    for (const auto& [data_group, tables] : pooled_tables_) {
+      if (!with_tables || tables.empty()) continue;
+      source += fmt::format("    {} = getattr(self.emb_impls, {}).ebc.embedding_bags\n",
+                            BagsVar(data_group), PyStr(data_group));
     }
     if (has_ec) {
       source += fmt::format("    ecs = getattr(self.seq_emb_impls, {}).ec_dict\n",
@@ -803,7 +857,8 @@ class GroupSourceBuilder {
   std::map<std::string, std::set<std::string>> pooled_tables_of_, ec_tables_of_;
 
   EmbeddingGroupLayout layout_;
-  std::vector<SharedEmbeddingTable> pooled_tables_;
+  // Per data group, in the order groups first use them.
+  std::vector<std::pair<std::string, std::vector<SharedEmbeddingTable>>> pooled_tables_;
   std::vector<SharedEmbeddingTable> ec_tables_;
   std::map<uint32_t, std::vector<EmbeddingTable>> ec_dims_;
   std::vector<uint32_t> ec_dim_order_;

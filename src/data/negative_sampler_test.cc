@@ -1,0 +1,181 @@
+#include "data/negative_sampler.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "data/batch_iterator.h"
+
+namespace tzrec::data {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class NegativeSamplerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("negative_sampler_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  protos::NegativeSampler Config(const std::string& path, int num_sample) {
+    protos::NegativeSampler config;
+    config.set_input_path(path);
+    config.set_num_sample(num_sample);
+    config.set_item_id_field("item_id");
+    config.add_attr_fields("item_id");
+    config.add_attr_fields("cate");
+    return config;
+  }
+  // Draw counts per item id over `rounds` batches whose own items are `batch_ids`.
+  std::map<std::string, int> Draws(NegativeSampler& sampler, const std::vector<std::string_view>& batch_ids,
+                                   int rounds) {
+    std::mt19937_64 rng(7);
+    RowBatch rows;
+    std::map<std::string, int> counts;
+    for (int i = 0; i < rounds; ++i) {
+      sampler.Sample(batch_ids, rng, &rows);
+      EXPECT_EQ(rows.num_rows, sampler.num_sample());
+      EXPECT_EQ(rows.column_names, (std::vector<std::string>{"item_id", "cate"}));
+      for (int64_t r = 0; r < rows.num_rows; ++r) ++counts[std::string(rows.Field(r, 0))];
+    }
+    return counts;
+  }
+  fs::path dir_;
+};
+
+// Upstream's table: a typed header, then id, weight, attrs joined by ':'.
+const char kTable[] =
+    "id:int64\tweight:float\tattrs:string\n"
+    "1\t1\t1:c1\n"
+    "2\t3\t2:c2\n"
+    "3\t0\t3:c3\n"
+    "4\t4\t4:c4\n";
+
+TEST_F(NegativeSamplerTest, DrawsItemsByWeightWithTheirAttrs) {
+  NegativeSampler sampler(Config(Write("items", kTable), 8), /*for_eval=*/false);
+  EXPECT_EQ(sampler.num_items(), 4);
+  std::map<std::string, int> counts = Draws(sampler, {}, 500);  // 4000 draws
+  EXPECT_EQ(counts.count("3"), 0u) << "weight 0 is never drawn";
+  // Expected 500, 1500, 2000: a wide band (tens of standard deviations apart).
+  EXPECT_GT(counts["1"], 300);
+  EXPECT_LT(counts["1"], 700);
+  EXPECT_GT(counts["2"], 1200);
+  EXPECT_LT(counts["2"], 1800);
+  EXPECT_GT(counts["4"], 1700);
+  std::mt19937_64 rng(1);
+  RowBatch rows;
+  sampler.Sample({}, rng, &rows);
+  for (int64_t r = 0; r < rows.num_rows; ++r) {
+    EXPECT_EQ("c" + std::string(rows.Field(r, 0)), std::string(rows.Field(r, 1)));
+  }
+}
+
+TEST_F(NegativeSamplerTest, AvoidsTheBatchsOwnItems) {
+  NegativeSampler sampler(Config(Write("items", kTable), 8), false);
+  std::map<std::string, int> counts = Draws(sampler, {"4", "2"}, 200);
+  // Item 1 has weight 1/8; a batch item is kept only after 5 redraws drew
+  // batch items too ((7/8)^6 = 0.45 of draws), so item 1 gets ~55% of 1600
+  // draws instead of 12.5%.
+  EXPECT_GT(counts["1"], 700);
+  // A table of only batch items still yields negatives.
+  std::map<std::string, int> all = Draws(sampler, {"1", "2", "4"}, 10);
+  EXPECT_EQ(all["1"] + all["2"] + all["4"], 80);
+}
+
+TEST_F(NegativeSamplerTest, EvalUsesNumEvalSample) {
+  auto config = Config(Write("items", kTable), 8);
+  EXPECT_EQ(NegativeSampler(config, /*for_eval=*/true).num_sample(), 8);
+  config.set_num_eval_sample(3);
+  EXPECT_EQ(NegativeSampler(config, true).num_sample(), 3);
+  EXPECT_EQ(NegativeSampler(config, false).num_sample(), 8);
+}
+
+TEST_F(NegativeSamplerTest, BadTablesNameFileLineAndValue) {
+  auto expect_error = [&](const std::string& text, const std::string& what) {
+    try {
+      NegativeSampler(Config(Write("bad", text), 2), false);
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(what));
+    }
+  };
+  expect_error("1\t1\t1:c1\n2\t1\t2\n", "bad:2: 1 attrs, but negative_sampler.attr_fields names 2");
+  expect_error("1\tx\t1:c1\n", "bad:1: weight 'x' is not a number >= 0");
+  expect_error("1\t1\n", "bad:1: 2 fields");
+  expect_error("id:int64\tweight:float\tattrs:string\n", "has no items");
+  expect_error("1\t0\t1:c\n", "every item has weight 0");
+  try {
+    NegativeSampler(Config("odps://project/tables/items", 2), false);
+    ADD_FAILURE() << "odps accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("odps://project/tables/items"));
+  }
+}
+
+// Batches get sampled items on the __NEG__ features only: B + num_sample rows
+// there, B everywhere else.
+TEST_F(NegativeSamplerTest, BatchesAppendSampledRowsToItemFeatures) {
+  const std::string fg_json = Write("fg.json", R"({"features": [
+    {"feature_type": "id_feature", "feature_name": "uid", "default_value": "", "expression": "user:uid",
+     "value_type": "string", "need_prefix": false, "hash_bucket_size": 100, "value_dim": 0},
+    {"feature_type": "id_feature", "feature_name": "item_id", "default_value": "", "expression": "item:item_id",
+     "value_type": "string", "need_prefix": false, "num_buckets": 10, "value_dim": 0},
+    {"feature_type": "id_feature", "feature_name": "cate", "default_value": "", "expression": "item:cate",
+     "value_type": "string", "need_prefix": false, "hash_bucket_size": 50, "value_dim": 0}]})");
+  const std::string csv = Write("rows.csv", "label,uid,item_id,cate\n1,a,1,c1\n1,b,2,c2\n");
+  auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json, {}));
+  DataParserOptions parser;
+  parser.label_fields = {"label"};
+  parser.negative_sampler = std::make_shared<NegativeSampler>(Config(Write("items", kTable), 3), false);
+  parser.negative_features = {"item_id", "cate"};
+  BatchIteratorOptions options;
+  options.input_path = csv;
+  options.csv.with_header = true;
+  BatchIterator it(options, engine, parser);
+  Batch b;
+  ASSERT_TRUE(it.Next(&b));
+  EXPECT_EQ(b.batch_size, 2);
+  EXPECT_EQ(b.inputs.at("uid.lengths").size(0), 2);
+  EXPECT_EQ(b.inputs.at("label").size(0), 2);
+  const at::Tensor ids = b.inputs.at("item_id.values");
+  ASSERT_EQ(b.inputs.at("item_id.lengths").size(0), 5);
+  ASSERT_EQ(ids.size(0), 5);
+  EXPECT_EQ(ids[0].item<int64_t>(), 1);
+  EXPECT_EQ(ids[1].item<int64_t>(), 2);
+  EXPECT_EQ(b.inputs.at("cate.lengths").size(0), 5);
+  // Sampled rows are items of the table, weight 0 excluded.
+  for (int64_t r = 2; r < 5; ++r) {
+    const int64_t id = ids[r].item<int64_t>();
+    EXPECT_TRUE(id == 1 || id == 2 || id == 4) << id;
+  }
+}
+
+TEST_F(NegativeSamplerTest, ItemFeaturesMustReadSampledFields) {
+  const std::string fg_json = Write("fg.json", R"({"features": [
+    {"feature_type": "id_feature", "feature_name": "brand", "default_value": "", "expression": "item:brand",
+     "value_type": "string", "need_prefix": false, "hash_bucket_size": 100, "value_dim": 0}]})");
+  auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json, {}));
+  DataParserOptions parser;
+  parser.negative_sampler = std::make_shared<NegativeSampler>(Config(Write("items", kTable), 3), false);
+  parser.negative_features = {"brand"};
+  try {
+    DataParser p(engine.get(), parser);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("column 'brand'"));
+  }
+}
+
+}  // namespace
+}  // namespace tzrec::data
