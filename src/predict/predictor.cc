@@ -178,7 +178,7 @@ PredictSummary Predict(const PredictRequest& request) {
   if (request.predict_threads < 0) FailConfig("--predict_threads must be positive, got {}", request.predict_threads);
   if (request.predict_steps < 0) FailConfig("--predict_steps must be positive, got {}", request.predict_steps);
 
-  // Cheap checks first: the input files and the output path, before loading a model.
+  // Cheap checks first: the input files, before loading a model.
   const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
   if (!request.dataset_type.empty() && request.dataset_type != "CsvDataset" &&
       request.dataset_type != "ParquetDataset") {
@@ -187,15 +187,6 @@ PredictSummary Predict(const PredictRequest& request) {
   if (!request.writer_type.empty() && request.writer_type != "CsvWriter" && request.writer_type != "ParquetWriter") {
     FailConfig("--writer_type {} is not supported (CsvWriter or ParquetWriter)", request.writer_type);
   }
-  const bool parquet_flag = request.dataset_type == "ParquetDataset";
-  const bool parquet_output = request.writer_type.empty()
-                                  ? data::IsParquetPath(files.front(), parquet_flag)
-                                  : request.writer_type == "ParquetWriter";
-  std::unique_ptr<PredictionWriter> writer_ptr =
-      PredictionWriter::Create(parquet_output ? PredictionFormat::kParquet : PredictionFormat::kCsv,
-                               request.predict_output_path, request.output_columns, request.reserved_columns);
-  PredictionWriter& writer = *writer_ptr;
-
   std::unique_ptr<PredictionModel> model =
       !request.pipeline_config_path.empty()
           ? PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path),
@@ -207,6 +198,14 @@ PredictSummary Predict(const PredictRequest& request) {
   const data::CsvOptions csv = config_options.csv;
   const bool parquet_dataset =
       request.dataset_type.empty() ? config_options.parquet_dataset : request.dataset_type == "ParquetDataset";
+  // Parquet input gets Parquet output, as upstream derives its writer from the
+  // dataset type: the type is known only once the model's config is.
+  const bool parquet_output = request.writer_type.empty() ? data::IsParquetPath(files.front(), parquet_dataset)
+                                                          : request.writer_type == "ParquetWriter";
+  std::unique_ptr<PredictionWriter> writer_ptr =
+      PredictionWriter::Create(parquet_output ? PredictionFormat::kParquet : PredictionFormat::kCsv,
+                               request.predict_output_path, request.output_columns, request.reserved_columns);
+  PredictionWriter& writer = *writer_ptr;
   const int64_t batch_size = request.batch_size > 0 ? request.batch_size : config_options.batch_size;
   if (batch_size <= 0) FailConfig("data_config batch_size must be positive, got {}", batch_size);
   const int threads = request.predict_threads > 0

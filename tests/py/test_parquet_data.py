@@ -128,6 +128,20 @@ class ParquetDataTest(unittest.TestCase):
         torch.testing.assert_close(torch.tensor(table.column("probs").to_pylist()), csv_probs, rtol=0, atol=1e-6)
         self.assertEqual(table.column("user_id").to_pylist(), [int(r[header.index("user_id")]) for r in rows])
 
+    def test_parquet_dataset_files_without_extension_give_parquet_output(self):
+        # Part files named without .parquet are Parquet by the export's dataset_type, and
+        # the output follows the input's type, as upstream derives the writer from it.
+        export = os.path.join(self.root, "pq", "export_noext")
+        run(["export", "--pipeline_config_path", self.pq_config, "--export_dir", export])
+        inputs = os.path.join(self.root, "pq", "noext")
+        os.makedirs(inputs)
+        shutil.copy(os.path.join(self.root, "pq", "data", "eval", "part-0.parquet"), os.path.join(inputs, "part-0"))
+        out = os.path.join(self.root, "pq", "predictions_noext")
+        run(["predict", "--scripted_model_path", export, "--predict_input_path", inputs,
+             "--predict_output_path", out])
+        table = pq.read_table(os.path.join(out, "part-0.parquet"))
+        self.assertEqual(table.num_rows, pq.read_table(os.path.join(inputs, "part-0")).num_rows)
+
     def test_gen_data_writes_typed_parquet_that_trains(self):
         root = os.path.join(self.root, "gen")
         head = small_config_head("label", BATCH, tags_dim=8).replace(
