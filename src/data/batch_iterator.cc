@@ -1,5 +1,7 @@
 #include "data/batch_iterator.h"
 
+#include <set>
+
 #include <glob.h>
 
 #include <algorithm>
@@ -55,6 +57,16 @@ BatchIterator::BatchIterator(BatchIteratorOptions options, std::shared_ptr<const
     }
     if (parser_options.negative_sampler) {
       options_.parquet.columns.push_back(parser_options.negative_sampler->item_id_field());
+    }
+  }
+  // FG_NONE's scalar features take Parquet numbers as they are, unless the
+  // column is also read as text (a label, a weight, the sampler's item id).
+  if (options_.parquet.numeric_columns.empty()) {
+    std::set<std::string> as_text(parser_options.label_fields.begin(), parser_options.label_fields.end());
+    as_text.insert(parser_options.sample_weight_fields.begin(), parser_options.sample_weight_fields.end());
+    if (parser_options.negative_sampler) as_text.insert(parser_options.negative_sampler->item_id_field());
+    for (const std::string& column : engine_->numeric_columns()) {
+      if (!as_text.count(column)) options_.parquet.numeric_columns.push_back(column);
     }
   }
 }

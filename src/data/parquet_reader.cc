@@ -5,6 +5,7 @@
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -113,6 +114,43 @@ ColumnType TypeOf(const arrow::DataType& type) {
   return out;
 }
 
+// Scalar ints and floats, which can be handed over as numbers.
+bool IsNumber(const arrow::DataType& type) {
+  return arrow::is_integer(type.id()) || arrow::is_floating(type.id());
+}
+
+// Appends rows [begin, begin + count) of a numeric `array` to `out`.
+template <typename ArrayType>
+void CopyNumbers(const arrow::Array& array, int64_t begin, int64_t count, RowBatch::Numbers& out) {
+  const auto* values = static_cast<const ArrayType&>(array).raw_values() + begin;
+  if (out.integers) {
+    out.ints.insert(out.ints.end(), values, values + count);
+  } else {
+    out.doubles.insert(out.doubles.end(), values, values + count);
+  }
+}
+
+void AppendNumbers(const arrow::Array& array, int64_t begin, int64_t count, int64_t rows_before,
+                   RowBatch::Numbers& out) {
+  switch (array.type_id()) {
+    case arrow::Type::INT8: CopyNumbers<arrow::Int8Array>(array, begin, count, out); break;
+    case arrow::Type::INT16: CopyNumbers<arrow::Int16Array>(array, begin, count, out); break;
+    case arrow::Type::INT32: CopyNumbers<arrow::Int32Array>(array, begin, count, out); break;
+    case arrow::Type::INT64: CopyNumbers<arrow::Int64Array>(array, begin, count, out); break;
+    case arrow::Type::UINT8: CopyNumbers<arrow::UInt8Array>(array, begin, count, out); break;
+    case arrow::Type::UINT16: CopyNumbers<arrow::UInt16Array>(array, begin, count, out); break;
+    case arrow::Type::UINT32: CopyNumbers<arrow::UInt32Array>(array, begin, count, out); break;
+    case arrow::Type::UINT64: CopyNumbers<arrow::UInt64Array>(array, begin, count, out); break;
+    case arrow::Type::FLOAT: CopyNumbers<arrow::FloatArray>(array, begin, count, out); break;
+    case arrow::Type::DOUBLE: CopyNumbers<arrow::DoubleArray>(array, begin, count, out); break;
+    default: break;  // IsNumber() chose the column
+  }
+  if (array.null_count() == 0 && out.present.empty()) return;
+  // Nulls: mark every row so far present, then this range by its validity.
+  out.present.resize(static_cast<size_t>(rows_before), 1);
+  for (int64_t r = begin; r < begin + count; ++r) out.present.push_back(array.IsValid(r) ? 1 : 0);
+}
+
 }  // namespace
 
 struct ParquetReader::State {
@@ -158,6 +196,9 @@ ParquetReader::ParquetReader(std::string path, ParquetOptions options)
     }
     column_names_.push_back(field->name());
     column_types_.push_back(TypeOf(*field->type()));
+    numeric_.push_back(IsNumber(*field->type()) &&
+                       std::find(options_.numeric_columns.begin(), options_.numeric_columns.end(),
+                                 field->name()) != options_.numeric_columns.end());
     indices.push_back(i);
   }
   std::vector<int> row_groups(static_cast<size_t>(state_->file->num_row_groups()));
@@ -172,6 +213,21 @@ ParquetReader::~ParquetReader() = default;
 int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
   batch->Reset(path_, column_names_);
   const size_t ncols = column_names_.size();
+  // The numeric columns, in order; a batch this reader filled before keeps
+  // their memory.
+  size_t num_numeric = 0;
+  for (size_t c = 0; c < ncols; ++c) {
+    if (!numeric_[c]) continue;
+    if (batch->numbers.size() <= num_numeric) batch->numbers.emplace_back();
+    RowBatch::Numbers& n = batch->numbers[num_numeric++];
+    n.column = column_names_[c];
+    n.integers = column_types_[c].kind == ColumnType::Kind::kInt64;
+  }
+  batch->numbers.resize(num_numeric);
+  std::vector<RowBatch::Numbers*> numbers(ncols, nullptr);
+  for (size_t c = 0, k = 0; c < ncols; ++c) {
+    if (numeric_[c]) numbers[c] = &batch->numbers[k++];
+  }
   // Text first, column by column (bytes may grow), views after: [begin, end)
   // of each field, row-major.
   std::vector<std::pair<size_t, size_t>> spans;
@@ -189,6 +245,13 @@ int64_t ParquetReader::ReadRows(int64_t max_rows, RowBatch* batch) {
     spans.resize(first + static_cast<size_t>(take) * ncols);
     for (size_t c = 0; c < ncols; ++c) {
       const arrow::Array& column = *record.column(static_cast<int>(c));
+      if (numbers[c] != nullptr) {
+        // Numbers as they are; the text fields stay empty.
+        AppendNumbers(column, state_->next_row, take, batch->num_rows, *numbers[c]);
+        const size_t end = batch->bytes.size();
+        for (int64_t r = 0; r < take; ++r) spans[first + static_cast<size_t>(r) * ncols + c] = {end, end};
+        continue;
+      }
       for (int64_t r = 0; r < take; ++r) {
         const size_t begin = batch->bytes.size();
         AppendText(column, state_->next_row + r, options_.list_separator, batch->bytes);

@@ -29,6 +29,10 @@ struct ParquetOptions {
   // empty: every column. Names the file lacks are left out here; whoever
   // needs them reports them missing, as for CSV.
   std::vector<std::string> columns;
+  // Columns to give as numbers (RowBatch::numbers) when the file stores them
+  // as scalar ints or floats, instead of text: the FG engine's
+  // numeric_columns() that nothing else reads as text.
+  std::vector<std::string> numeric_columns;
 };
 
 class ParquetReader : public RowReader {
@@ -49,6 +53,7 @@ class ParquetReader : public RowReader {
   ParquetOptions options_;
   std::vector<std::string> column_names_;
   std::vector<ColumnType> column_types_;
+  std::vector<bool> numeric_;  // per column: given as numbers
   std::unique_ptr<State> state_;
 };
 

@@ -12,6 +12,12 @@ void RowBatch::Reset(const std::string& file_name, const std::vector<std::string
   fields.clear();
   line_numbers.clear();
   bytes.clear();
+  // Kept with their memory (a reader refills the same columns batch after batch).
+  for (Numbers& n : numbers) {
+    n.ints.clear();
+    n.doubles.clear();
+    n.present.clear();
+  }
 }
 
 int RowBatch::ColumnIndex(std::string_view name) const {
@@ -27,6 +33,16 @@ fg::InputBatch RowBatch::ToInputBatch() const {
   const size_t ncols = num_columns();
   for (size_t c = 0; c < ncols; ++c) {
     batch.columns[column_names[c]] = fg::StridedColumn{fields.data() + c, ncols};
+  }
+  for (const Numbers& n : numbers) {
+    fg::NumericColumn& column = batch.numeric_columns[n.column];
+    if (n.integers) {
+      column.ints = n.ints.data();
+    } else {
+      column.doubles = n.doubles.data();
+    }
+    if (!n.present.empty()) column.present = n.present.data();
+    batch.columns.erase(n.column);
   }
   batch.describe_row = [this](int64_t row) {
     return file + ":" + std::to_string(line_numbers[static_cast<size_t>(row)]);

@@ -22,8 +22,20 @@ struct RowBatch {
   std::vector<std::string_view> fields;  // row-major, num_rows * column_names.size()
   std::vector<int64_t> line_numbers;     // 1-based line where each row starts
   std::string bytes;
+  // Columns given as numbers instead of text (ParquetOptions::numeric_columns):
+  // their fields are empty. One of ints / doubles holds num_rows values;
+  // present (empty: no nulls) is 0 for a null.
+  struct Numbers {
+    std::string column;
+    bool integers = true;
+    std::vector<int64_t> ints;
+    std::vector<double> doubles;
+    std::vector<uint8_t> present;
+  };
+  std::vector<Numbers> numbers;
 
-  // Empties the batch for rows of `file` with these columns.
+  // Empties the batch for rows of `file` with these columns (`numbers`
+  // keeps its columns, emptied, for the reader to refill or replace).
   void Reset(const std::string& file_name, const std::vector<std::string>& columns);
   size_t num_columns() const { return column_names.size(); }
   std::string_view Field(int64_t row, size_t col) const { return fields[row * num_columns() + col]; }

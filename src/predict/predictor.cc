@@ -229,6 +229,14 @@ PredictSummary Predict(const PredictRequest& request) {
   data::ParquetOptions parquet = config_options.parquet;
   parquet.columns = input_columns;
   parquet.columns.insert(parquet.columns.end(), request.reserved_columns.begin(), request.reserved_columns.end());
+  // Numbers stay numbers for FG_NONE's scalar features, unless also reserved (written as read).
+  parquet.numeric_columns.clear();
+  for (const std::string& column : engines.front().numeric_columns()) {
+    if (std::find(request.reserved_columns.begin(), request.reserved_columns.end(), column) ==
+        request.reserved_columns.end()) {
+      parquet.numeric_columns.push_back(column);
+    }
+  }
   spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
                request.predict_input_path, model->source(), files.size(), batch_size, threads);
 

@@ -92,6 +92,7 @@ FgEngine::FgEngine(std::vector<FeatureSpec> specs, FgEngineOptions options)
                      ef.default_dense.size(), ef.dim);
         }
       }
+      if (!ef.sequence && !ef.weighted && (ef.sparse || ef.dim == 1)) numeric_columns_.push_back(spec.name);
       plan.encoded.push_back(std::move(ef));
       input_columns_.push_back(spec.name);
     }
@@ -326,10 +327,68 @@ void FgEngine::ProcessFg(const InputBatch& batch, FeatureBatch& out) const {
   out.num_rows = batch.num_rows - static_cast<int64_t>(out.skipped_rows.size());
 }
 
+namespace {
+
+// One row of a numeric column into a scalar encoded feature (numeric_columns()):
+// what its text would give, without the text.
+void AppendNumber(const EncodedFeature& ef, const NumericColumn& column, int64_t row, FeatureColumn& col) {
+  if (!ef.sparse) {
+    col.dense.push_back(static_cast<float>(column.ints ? static_cast<double>(column.ints[row]) : column.doubles[row]));
+    return;
+  }
+  int64_t id;
+  if (column.ints) {
+    id = column.ints[row];
+  } else {
+    const double v = column.doubles[row];
+    id = static_cast<int64_t>(v);
+    if (static_cast<double>(id) != v) {
+      throw FgValueError(fmt::format("feature '{}': encoded id is not an integer: '{}'", col.name, v));
+    }
+  }
+  if (id < 0 || (ef.num_embeddings > 0 && id >= ef.num_embeddings)) {
+    throw FgValueError(fmt::format("feature '{}': id outside [0, {}): '{}'", col.name, ef.num_embeddings, id));
+  }
+  col.ids.push_back(id);
+  col.lengths.push_back(1);
+}
+
+// A whole numeric column without nulls into a scalar encoded feature, as
+// AppendNumber for every row would, in one tight loop: ids (range-checked,
+// a bad one fails naming its row) or floats. False for other columns (nulls,
+// float ids), which go row by row.
+bool AppendNumericColumn(const EncodedFeature& ef, const NumericColumn& column, const InputBatch& batch,
+                         FeatureColumn& col) {
+  const int64_t rows = batch.num_rows;
+  if (column.present != nullptr) return false;
+  if (ef.sparse && column.ints != nullptr) {
+    col.ids.insert(col.ids.end(), column.ints, column.ints + rows);
+    col.lengths.insert(col.lengths.end(), static_cast<size_t>(rows), 1);
+    const int64_t* ids = column.ints;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (ids[r] < 0 || (ef.num_embeddings > 0 && ids[r] >= ef.num_embeddings)) {
+        Fail("{}: feature '{}': id outside [0, {}): '{}'", batch.RowOrigin(r), col.name, ef.num_embeddings, ids[r]);
+      }
+    }
+    return true;
+  }
+  if (!ef.sparse && column.doubles != nullptr) {
+    const size_t before = col.dense.size();
+    col.dense.resize(before + static_cast<size_t>(rows));
+    float* out = col.dense.data() + before;
+    for (int64_t r = 0; r < rows; ++r) out[r] = static_cast<float>(column.doubles[r]);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const {
   const Plan& plan = *plan_;
   const char msep = options_.fg_encoded_multival_sep;
   std::vector<StridedColumn> cols;
+  std::vector<const NumericColumn*> numbers;
   std::vector<FeatureColumn> shapes;
   for (const auto& ef : plan.encoded) {
     const FeatureSpec& spec = specs_[ef.spec_index];
@@ -341,7 +400,9 @@ void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const 
     col.dense_dim = ef.dim;
     col.has_key_lengths = col.sequence && col.sparse && spec.value_dim.value_or(0) != 1;
     shapes.push_back(std::move(col));
-    cols.push_back(RequireColumn(batch, spec.name, spec.name));
+    const NumericColumn* number = batch.FindNumeric(spec.name);
+    numbers.push_back(number);
+    cols.push_back(number != nullptr ? StridedColumn{} : RequireColumn(batch, spec.name, spec.name));
   }
   ResetColumns(out.features, std::move(shapes));
   for (auto& col : out.features) {
@@ -351,6 +412,15 @@ void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const 
       col.ids.reserve(rows);
     } else {
       col.dense.reserve(rows * col.dense_dim);
+    }
+  }
+
+  // Numeric columns column by column (tight loops over plain arrays), unless
+  // a bad row must be dropped from every feature: then row by row below.
+  std::vector<char> done(plan.encoded.size(), 0);
+  if (!options_.skip_bad_rows) {
+    for (size_t f = 0; f < plan.encoded.size(); ++f) {
+      if (numbers[f] != nullptr) done[f] = AppendNumericColumn(plan.encoded[f], *numbers[f], batch, out.features[f]);
     }
   }
 
@@ -366,7 +436,13 @@ void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const 
       for (size_t f = 0; f < plan.encoded.size(); ++f) {
         const EncodedFeature& ef = plan.encoded[f];
         FeatureColumn& col = out.features[f];
-        const std::string_view text = cols[f][r];
+        if (done[f]) continue;
+        if (numbers[f] != nullptr && !numbers[f]->IsNull(r)) {
+          AppendNumber(ef, *numbers[f], r, col);
+          continue;
+        }
+        // A null number reads as an empty cell.
+        const std::string_view text = numbers[f] != nullptr ? std::string_view() : cols[f][r];
 
         // Appends the ids (or floats) of one cell or one sequence element.
         auto append_one = [&](std::string_view cell) -> int64_t {

@@ -61,6 +61,10 @@ class FgEngine {
   std::vector<std::string> output_names() const;
   // Columns Process reads.
   const std::vector<std::string>& input_columns() const { return input_columns_; }
+  // Those of input_columns() Process also takes as numbers
+  // (InputBatch::numeric_columns): FG_NONE's scalar features, one id or one
+  // float per row, unweighted.
+  const std::vector<std::string>& numeric_columns() const { return numeric_columns_; }
 
   FeatureBatch Process(const InputBatch& batch) const;
   // Same, reusing `out`'s memory (cheaper for a stream of batches).
@@ -73,6 +77,7 @@ class FgEngine {
   std::vector<FeatureSpec> specs_;
   FgEngineOptions options_;
   std::vector<std::string> input_columns_;
+  std::vector<std::string> numeric_columns_;
   struct Plan;
   std::unique_ptr<Plan> plan_;
 };

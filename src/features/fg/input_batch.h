@@ -18,9 +18,22 @@ struct StridedColumn {
   std::string_view operator[](int64_t row) const { return base[row * stride]; }
 };
 
+// A column whose values are numbers already (a Parquet int or float column),
+// so encoded features (FG_NONE) read them without a round trip through text.
+// Exactly one of ints / doubles is set; `present[row]` 0 is a null, read as
+// an empty cell is (nullptr: no nulls).
+struct NumericColumn {
+  const int64_t* ints = nullptr;
+  const double* doubles = nullptr;
+  const uint8_t* present = nullptr;
+  bool IsNull(int64_t row) const { return present != nullptr && present[row] == 0; }
+};
+
 struct InputBatch {
   int64_t num_rows = 0;
   std::unordered_map<std::string, StridedColumn> columns;
+  // Columns given as numbers instead of text (FgEngine::numeric_columns()).
+  std::unordered_map<std::string, NumericColumn> numeric_columns;
   // Where row r came from, for errors ("data.csv:17"); unset: "row <r>".
   std::function<std::string(int64_t)> describe_row;
 
@@ -30,6 +43,10 @@ struct InputBatch {
   const StridedColumn* Find(const std::string& name) const {
     auto it = columns.find(name);
     return it == columns.end() ? nullptr : &it->second;
+  }
+  const NumericColumn* FindNumeric(const std::string& name) const {
+    auto it = numeric_columns.find(name);
+    return it == numeric_columns.end() ? nullptr : &it->second;
   }
 };
 
