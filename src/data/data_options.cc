@@ -1,5 +1,6 @@
 #include "data/data_options.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include <google/protobuf/descriptor.h>
@@ -101,6 +102,10 @@ BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc
   options.batch_size = for_eval && dc.has_eval_batch_size() ? dc.eval_batch_size() : dc.batch_size();
   options.num_epochs = num_epochs;
   options.drop_remainder = dc.drop_remainder();
+  options.num_workers = static_cast<int>(std::max<uint32_t>(dc.num_workers(), 1));
+  // Upstream shuffles training data only.
+  options.shuffle = dc.shuffle() && !for_eval;
+  options.shuffle_buffer_size = dc.shuffle_buffer_size();
   if (dc.delimiter().size() != 1) {
     FailConfig("data_config.delimiter must be one character, got '{}'", dc.delimiter());
   }

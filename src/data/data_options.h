@@ -21,8 +21,8 @@ fg::FgEngineOptions FgEngineOptionsFromConfig(const protos::EasyRecConfig& confi
 // fg_encoded_default_value, for every feature config that sets one.
 std::unordered_map<std::string, std::string> FgEncodedDefaults(const protos::EasyRecConfig& config);
 
-// CSV options, batch size (eval_batch_size when `for_eval` and set) and
-// drop_remainder from data_config. Column names come from input_fields (or
+// CSV options, batch size (eval_batch_size when `for_eval` and set),
+// drop_remainder, num_workers and (training only) shuffle from data_config. Column names come from input_fields (or
 // input_fields_str "name:type,...") when there is no header.
 BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& data_config,
                                                     const std::string& input_path, int num_epochs,

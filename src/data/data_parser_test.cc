@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -165,6 +167,78 @@ TEST_F(DataPathTest, BadValuesNameFileAndLineOrAreSkipped) {
     EXPECT_THAT(e.what(), HasSubstr("'tags'"));
     EXPECT_THAT(e.what(), HasSubstr(missing + ":2"));
   }
+}
+
+// Batches of several files as uids (one letter per row), in the order given.
+std::vector<std::vector<int64_t>> UidBatches(BatchIterator& it) {
+  std::vector<std::vector<int64_t>> out;
+  Batch b;
+  while (it.Next(&b)) out.push_back(Longs(b.inputs.at("uid.values")));
+  return out;
+}
+
+TEST_F(DataPathTest, WorkersReadFilesAtOnceAndTakeTurns) {
+  // Four files of 3, 1, 2 and 2 rows; batches of 2.
+  const std::vector<std::string> rows = {"a,b,c", "d", "e,f", "g,h"};
+  for (size_t f = 0; f < rows.size(); ++f) {
+    std::string text = kHeader;
+    std::stringstream uids(rows[f]);
+    std::string uid;
+    while (std::getline(uids, uid, ',')) text += "1,1," + uid + ",,,,\n";
+    Write("part-" + std::to_string(f) + ".csv", text);
+  }
+  auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json_, {}));
+  const std::string all = (dir_ / "part-*.csv").string();
+  BatchIterator one(Options(all, 2, 2), engine, {{"label"}, {}});
+  const auto sequential = UidBatches(one);
+  ASSERT_EQ(sequential.size(), 10u);  // per epoch: ab c d ef gh
+  auto options = Options(all, 2, 2);
+  options.num_workers = 3;  // files 0,3 / 1 / 2
+  BatchIterator three(options, engine, {{"label"}, {}});
+  const auto parallel = UidBatches(three);
+  // One batch of each worker in turn: w0 (ab), w1 (d), w2 (ef), w0 (c), ...
+  ASSERT_EQ(parallel.size(), sequential.size());
+  EXPECT_EQ(parallel[0], sequential[0]);
+  EXPECT_EQ(parallel[1], sequential[2]);
+  EXPECT_EQ(parallel[2], sequential[3]);
+  EXPECT_EQ(parallel[3], sequential[1]);
+  EXPECT_EQ(std::multiset<std::vector<int64_t>>(parallel.begin(), parallel.end()),
+            std::multiset<std::vector<int64_t>>(sequential.begin(), sequential.end()));
+  EXPECT_EQ(three.rows_read(), 16);
+  // The same order every time.
+  BatchIterator again(options, engine, {{"label"}, {}});
+  EXPECT_EQ(UidBatches(again), parallel);
+
+  // A worker's error reaches the caller.
+  Write("part-9.csv", std::string(kHeader) + "1,1,z,,1|x,,\n");
+  BatchIterator failing(options, engine, {{"label"}, {}});
+  try {
+    UidBatches(failing);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("part-9.csv:2"));
+  }
+}
+
+TEST_F(DataPathTest, ShuffleReordersBatchesAndFiles) {
+  std::string text = kHeader;
+  for (char c = 'a'; c <= 'p'; ++c) text += std::string("1,1,") + c + ",,,,\n";
+  Write("part-0.csv", text);
+  Write("part-1.csv", std::string(kHeader) + "1,1,q,,,,\n1,1,r,,,,\n");
+  auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json_, {}));
+  const std::string all = (dir_ / "part-*.csv").string();
+  BatchIterator plain(Options(all, 2, 1), engine, {{"label"}, {}});
+  const auto in_order = UidBatches(plain);
+  auto options = Options(all, 2, 1);
+  options.shuffle = true;
+  options.shuffle_buffer_size = 4;
+  BatchIterator shuffled(options, engine, {{"label"}, {}});
+  const auto reordered = UidBatches(shuffled);
+  EXPECT_NE(reordered, in_order);
+  EXPECT_EQ(std::multiset<std::vector<int64_t>>(reordered.begin(), reordered.end()),
+            std::multiset<std::vector<int64_t>>(in_order.begin(), in_order.end()));
+  BatchIterator again(options, engine, {{"label"}, {}});
+  EXPECT_EQ(UidBatches(again), reordered);  // seeded: runs repeat
 }
 
 }  // namespace

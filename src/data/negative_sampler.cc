@@ -98,6 +98,7 @@ std::string_view NegativeSampler::Field(size_t item, size_t field) const {
 
 void NegativeSampler::Sample(const std::vector<std::string_view>& batch_ids, std::mt19937_64& rng,
                              RowBatch* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
   const std::unordered_set<std::string_view> own(batch_ids.begin(), batch_ids.end());
   out->Reset(path_, attr_fields_);
   out->num_rows = num_sample_;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
@@ -50,7 +51,8 @@ class NegativeSampler {
   std::string text_;
   std::vector<uint64_t> offsets_;
   size_t weights_size_ = 0;
-  // Drawing updates it: one sampler per data parser.
+  // Parsers of several reader threads share the sampler: draws take turns.
+  std::mutex mutex_;
   std::discrete_distribution<size_t> by_weight_;
 
   std::string_view Field(size_t item, size_t field) const;

@@ -22,7 +22,7 @@
 #include "data/csv_reader.h"
 #include "data/data_options.h"
 #include "data/data_parser.h"
-#include "predict/pipeline_queue.h"
+#include "common/pipeline_queue.h"
 #include "predict/prediction_model.h"
 #include "predict/prediction_writer.h"
 

@@ -62,7 +62,9 @@ class ParquetDataTest(unittest.TestCase):
             cut = 2 * BATCH  # a batch boundary: batches stay the CSV's
             pq.write_table(table.slice(0, cut), os.path.join(out, "part-0.parquet"), row_group_size=50)
             pq.write_table(table.slice(cut), os.path.join(out, "part-1.parquet"), row_group_size=50)
-        head = small_config_head("label", BATCH, tags_dim=8).replace(
+        # One reader: batches come in the CSV's order (several readers would take turns
+        # between the part files).
+        head = small_config_head("label", BATCH, tags_dim=8, data_extra="num_workers: 1").replace(
             "dataset_type: CsvDataset", "dataset_type: ParquetDataset").replace(
             "{root}/data/train.csv", "{root}/data/train").replace("{root}/data/eval.csv", "{root}/data/eval")
         cls.pq_config = cls.config("pq", head)

@@ -1,5 +1,5 @@
-// Hand-off queues between the stages of the prediction pipeline (reader ->
-// parser workers -> model -> writer).
+// Hand-off queues between threads of a pipeline (predict's reader -> parser
+// workers -> model -> writer; the data path's file readers -> training).
 //
 // Both queues are bounded, so a fast stage cannot run ahead of a slow one and
 // fill memory, and both can be cancelled: when any stage fails, Cancel() wakes
@@ -16,7 +16,7 @@
 #include <optional>
 #include <utility>
 
-namespace tzrec::predict {
+namespace tzrec {
 
 // First in, first out, for any number of producers and consumers.
 template <typename T>
@@ -128,4 +128,4 @@ class OrderedQueue {
   bool cancelled_ = false;
 };
 
-}  // namespace tzrec::predict
+}  // namespace tzrec

@@ -1,4 +1,4 @@
-#include "predict/pipeline_queue.h"
+#include "common/pipeline_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace tzrec::predict {
+namespace tzrec {
 namespace {
 
 TEST(BoundedQueueTest, FifoThenEndAfterClose) {
@@ -95,4 +95,4 @@ TEST(OrderedQueueTest, CancelEndsAWaitingConsumer) {
 }
 
 }  // namespace
-}  // namespace tzrec::predict
+}  // namespace tzrec
