@@ -83,13 +83,6 @@ std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& 
   return out;
 }
 
-std::optional<std::string> LatestCheckpoint(const std::string& model_dir) {
-  if (model_dir.find(kCheckpointPrefix) != std::string::npos) return model_dir;
-  auto all = ListCheckpoints(model_dir);
-  if (all.empty()) return std::nullopt;
-  return all.back().second;
-}
-
 void WriteTensorFile(const std::string& path, const NamedTensors& tensors) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().contiguous());

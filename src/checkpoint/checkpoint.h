@@ -1,7 +1,7 @@
 // Checkpoints: model_dir/model.ckpt-<step>/ with
 //   model/      parameters and buffers by upstream state-dict name
 //               ("model.embedding_group.emb_impls.__BASE__.ebc...")
-//   optimizer/  optimizer state in torchrec's names (optimizer_state.h)
+//   optimizer/  optimizer state in torchrec's names (train/train_checkpoint.h)
 //   dense_ema/  (read only) EMA copies of the dense parameters
 // each a torch.distributed.checkpoint directory (.metadata + .distcp files),
 // as TorchEasyRec writes them: tzrec reads TorchEasyRec's checkpoints, and
@@ -42,15 +42,12 @@ std::optional<int64_t> CheckpointStep(const std::string& path);
 // Checkpoint directories of model_dir as (step, path), by increasing step.
 std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& model_dir);
 
-// A path that already names a model.ckpt-<step> directory is returned as is;
-// else the model.ckpt-* directory of `model_dir` with the largest step;
-// nullopt when there is none.
-std::optional<std::string> LatestCheckpoint(const std::string& model_dir);
+// Which checkpoint a job reads (latest, best): checkpoint_choice.h.
 
 // Writes model.ckpt-<step> (replacing one of that step), complete or not at
 // all: files go to a temporary directory renamed into place. model/ holds
 // `model_state`, optimizer/ `optimizer_state` (already in the checkpoint's
-// names, see optimizer_state.h). Then keeps only the newest
+// names, see train/train_checkpoint.h). Then keeps only the newest
 // `keep_checkpoint_max` checkpoints (0 keeps all). Returns the path.
 std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const NamedTensors& model_state,
                            const std::vector<DcpItem>& optimizer_state, uint32_t keep_checkpoint_max = 0);

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 #include "features/python_json.h"
 
 namespace tzrec::exporting {

@@ -67,7 +67,7 @@ ExportManifest ReadExportManifest(const std::string& path) {
   return ManifestFromJson(text.str(), path);
 }
 
-void WriteExportManifest(const ExportStaging& staging, const CheckpointChoice& checkpoint) {
+void WriteExportManifest(const ExportStaging& staging, const checkpoint::CheckpointChoice& checkpoint) {
   ExportManifest manifest;
   manifest.checkpoint_path = checkpoint.path;
   manifest.global_step = checkpoint.step;

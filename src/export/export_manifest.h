@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "export/checkpoint_choice.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "export/export_staging.h"
 
 namespace tzrec::exporting {
@@ -49,7 +49,7 @@ ExportManifest ReadExportManifest(const std::string& path);
 
 // Writes export_manifest.json into `staging` for everything staged so far and
 // the checkpoint it came from: the last file of an export, before Publish().
-void WriteExportManifest(const ExportStaging& staging, const CheckpointChoice& checkpoint);
+void WriteExportManifest(const ExportStaging& staging, const checkpoint::CheckpointChoice& checkpoint);
 
 // The export directory whose manifest covers `dir`: `dir` itself, or its parent
 // for a match model's user/ or item/ tower. Error when there is none (an export

@@ -15,14 +15,14 @@
 #include "config/pipeline_config.h"
 #include "data/gen_data.h"
 #include "export/export_manifest.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 #include "export/exporter.h"
 #include "features/feature_factory.h"
 #include "features/fg_json.h"
 #include "features/python_json.h"
 #include "models/model.h"
 #include "models/test_models.h"
-#include "train/eval_log.h"
+#include "checkpoint/eval_log.h"
 
 namespace tzrec::exporting {
 namespace {
@@ -183,9 +183,9 @@ TEST_F(ExportModelTest, BestExporterRestoresTheBestStep) {
   auto other = models::BuildModel(config_, FeaturePointers(features_));
   other->SetTraining(false);
   checkpoint::SaveCheckpoint(config_.model_dir(), 9, other->StateDict(), {});
-  const std::string log = config_.model_dir() + "/" + train::kEvalResultFile;
-  train::AppendEvalResult(log, 5, {{"auc", 0.8}});
-  train::AppendEvalResult(log, 9, {{"auc", 0.6}});
+  const std::string log = config_.model_dir() + "/" + checkpoint::kEvalResultFile;
+  checkpoint::AppendEvalResult(log, 5, {{"auc", 0.8}});
+  checkpoint::AppendEvalResult(log, 9, {{"auc", 0.6}});
   config_.mutable_export_config()->set_exporter_type("best");
   SavePipelineConfig(config_, config_path_);
 

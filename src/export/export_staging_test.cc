@@ -5,7 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 
 namespace tzrec::exporting {
 namespace {

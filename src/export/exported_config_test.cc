@@ -6,7 +6,7 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 #include "features/feature_factory.h"
 #include "features/fg_json.h"
 

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "config/pipeline_config.h"
-#include "export/checkpoint_choice.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "export/distributed/distributed_export.h"
 #include "export/export_check.h"
 #include "export/export_manifest.h"
@@ -110,8 +110,8 @@ void Export(const ExportRequest& request, const EnvLookup& env_lookup) {
   const std::vector<const Feature*> features = FeaturePointers(feature_list);
   const std::vector<ExportFeatureSet> sets = ExportFeatureSets(config.model_config(), features);
 
-  const CheckpointChoice checkpoint =
-      ChooseCheckpoint(config.model_dir(), config.export_config(), request.checkpoint_path);
+  const checkpoint::CheckpointChoice checkpoint =
+      checkpoint::ChooseCheckpoint(config.model_dir(), config.export_config(), request.checkpoint_path);
   spdlog::info("exporting checkpoint {} (step {}): {}", checkpoint.path, checkpoint.step,
                checkpoint.reason);
   if (env.distributed_embedding) {

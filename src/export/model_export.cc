@@ -16,7 +16,7 @@ namespace tzrec::exporting {
 struct ModelExporter::State {
   const protos::EasyRecConfig& config;
   const std::vector<const Feature*>& features;
-  CheckpointChoice checkpoint;
+  checkpoint::CheckpointChoice checkpoint;
   models::TableStorage pooled_storage = models::TableStorage::kFp32;
   models::TableStorage sequence_storage = models::TableStorage::kFp32;
   int input_tile = 0;
@@ -43,7 +43,7 @@ models::TableStorage TableStorageFor(const std::optional<QuantDtype>& quant) {
 
 ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
                              const std::vector<const Feature*>& features, const ExportEnv& env,
-                             const CheckpointChoice& checkpoint)
+                             const checkpoint::CheckpointChoice& checkpoint)
     : state_(new State{config, features, checkpoint}) {
   state_->pooled_storage = TableStorageFor(env.quant_emb);
   state_->sequence_storage = TableStorageFor(env.quant_ec_emb);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "config/protos/pipeline.pb.h"
-#include "export/checkpoint_choice.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "export/export_env.h"
 #include "features/export_features.h"
 #include "features/feature.h"
@@ -20,7 +20,7 @@ class ModelExporter {
   // type tzrec cannot build, unsupported quantization) surface here, before
   // anything is written.
   ModelExporter(const protos::EasyRecConfig& config, const std::vector<const Feature*>& features,
-                const ExportEnv& env, const CheckpointChoice& checkpoint);
+                const ExportEnv& env, const checkpoint::CheckpointChoice& checkpoint);
   ~ModelExporter();
 
   // Builds the module for `set` (the whole model, or the "user" / "item" tower

@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "export/distributed/distributed_export.h"
 #include "export/export_env.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
 #include "models/test_models.h"
@@ -21,8 +21,8 @@ namespace tzrec::predict {
 namespace {
 
 using ::testing::HasSubstr;
-using exporting::testing::ErrorOf;
-using exporting::testing::ScratchDir;
+using testing::ErrorOf;
+using testing::ScratchDir;
 
 exporting::EnvLookup Env(std::map<std::string, std::string> values) {
   return [values](const std::string& name) -> std::optional<std::string> {
@@ -69,7 +69,7 @@ class DistributedModelTest : public ::testing::Test {
   protos::EasyRecConfig config_;
   FeatureList features_;
   std::unique_ptr<models::Model> model_;
-  exporting::CheckpointChoice checkpoint_;
+  checkpoint::CheckpointChoice checkpoint_;
 };
 
 TEST_F(DistributedModelTest, Fp32ShardsPredictLikeTheCheckpointModel) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/data_options.h"
@@ -88,22 +89,22 @@ std::unique_ptr<PredictionModel> PredictionModel::FromCheckpoint(protos::EasyRec
   std::unique_ptr<PredictionModel> m(new PredictionModel());
   m->config_ = std::move(config);
   const std::string& model_dir = m->config_.model_dir();
-  std::optional<std::string> checkpoint;
+  std::optional<checkpoint::CheckpointChoice> choice;
   if (!checkpoint_path.empty()) {
     if (!fs::is_directory(checkpoint_path)) Fail("checkpoint_path {} is not a directory", checkpoint_path);
-    checkpoint = checkpoint::LatestCheckpoint(checkpoint_path);
-    if (!checkpoint) Fail("checkpoint_path {} has no model.ckpt-<step> checkpoint", checkpoint_path);
+    choice = checkpoint::LatestCheckpoint(checkpoint_path);
+    if (!choice) Fail("checkpoint_path {} has no model.ckpt-<step> checkpoint", checkpoint_path);
   } else {
     if (model_dir.empty()) FailConfig("model_dir is not set and no --checkpoint_path was given");
-    checkpoint = checkpoint::LatestCheckpoint(model_dir);
-    if (!checkpoint) Fail("no checkpoint (model.ckpt-<step>) in model_dir {}", model_dir);
+    choice = checkpoint::LatestCheckpoint(model_dir);
+    if (!choice) Fail("no checkpoint (model.ckpt-<step>) in model_dir {}", model_dir);
   }
-  m->source_ = "checkpoint " + *checkpoint;
+  m->source_ = "checkpoint " + choice->path;
 
   m->features_ = CreateFeatures(m->config_);
   const std::vector<const Feature*> features = FeaturePointers(m->features_);
   m->model_ = models::BuildModel(m->config_, features);
-  checkpoint::RestoreModel(*m->model_, *checkpoint);
+  checkpoint::RestoreModel(*m->model_, choice->path);
   m->model_->SetTraining(false);
 
   // The same FG spec an export of this config would write, read back through

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/batch_iterator.h"
@@ -208,7 +209,7 @@ class PredictTest : public ::testing::Test {
     protos::EasyRecConfig config = LoadPipelineConfig(*config_path_);
     FeatureList features = CreateFeatures(config);
     auto model = models::BuildModel(config, FeaturePointers(features));
-    checkpoint::RestoreModel(*model, *checkpoint::LatestCheckpoint(config.model_dir()));
+    checkpoint::RestoreModel(*model, checkpoint::LatestCheckpoint(config.model_dir())->path);
     model->SetTraining(false);
     auto engine = std::make_shared<fg::FgEngine>(
         fg::ParseFgJson(nlohmann::json::parse(CreateFgJson(FeaturePointers(features)).dump()), "test"),

@@ -8,7 +8,8 @@
 #include "checkpoint/checkpoint.h"
 #include "features/feature_factory.h"
 #include "models/test_models.h"
-#include "train/eval_log.h"
+#include "checkpoint/checkpoint_choice.h"
+#include "checkpoint/eval_log.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -16,7 +17,8 @@ namespace fs = std::filesystem;
 namespace tzrec::train {
 namespace {
 
-using checkpoint::CheckpointStep;
+using checkpoint::AppendEvalResult;
+using checkpoint::kEvalResultFile;
 using checkpoint::LatestCheckpoint;
 using checkpoint::ListCheckpoints;
 using checkpoint::NamedTensors;
@@ -126,9 +128,9 @@ TEST(TrainCheckpointTest, TrainLoopSavesLikeUpstream) {
 
   // Continuing from the latest checkpoint trains the remaining steps only.
   tc->set_num_steps(30);
-  options.start_step = *CheckpointStep(*LatestCheckpoint(dir.string())) + 1;
+  options.start_step = LatestCheckpoint(dir.string())->step + 1;
   EXPECT_EQ(RunTrainLoop(trainer, *tc, source, options, hooks), 29);
-  EXPECT_EQ(LatestCheckpoint(dir.string()), (dir / "model.ckpt-29").string());
+  EXPECT_EQ(LatestCheckpoint(dir.string())->path, (dir / "model.ckpt-29").string());
 }
 
 // Writes artifacts for tests/py/ (stock PyTorch judges them) when

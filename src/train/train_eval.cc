@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "config/pipeline_config.h"
@@ -17,7 +18,7 @@
 #include "features/fg/fg_spec.h"
 #include "features/fg_json.h"
 #include "models/model.h"
-#include "train/eval_log.h"
+#include "checkpoint/eval_log.h"
 #include "train/train_checkpoint.h"
 #include "train/trainer.h"
 
@@ -101,10 +102,10 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
   if (auto latest = checkpoint::LatestCheckpoint(model_dir)) {
     if (!options.continue_train) {
       Fail("model_dir {} already has checkpoints ({}); pass --continue_train to resume, or use another "
-           "model_dir", model_dir, *latest);
+           "model_dir", model_dir, latest->path);
     }
-    start_step = RestoreTrainCheckpoint(trainer, *latest, !options.ignore_restore_optimizer) + 1;
-    spdlog::info("continuing from {} at step {}", *latest, start_step);
+    start_step = RestoreTrainCheckpoint(trainer, latest->path, !options.ignore_restore_optimizer) + 1;
+    spdlog::info("continuing from {} at step {}", latest->path, start_step);
   } else if (!config.train_config().fine_tune_checkpoint().empty()) {
     auto fine_tune = checkpoint::LatestCheckpoint(config.train_config().fine_tune_checkpoint());
     if (!fine_tune) Fail("fine_tune_checkpoint {} has no checkpoint", config.train_config().fine_tune_checkpoint());
@@ -112,8 +113,8 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
     // larger model): only the model's own tensors must be there.
     checkpoint::RestoreOptions restore;
     restore.allow_extra = true;
-    checkpoint::RestoreModel(*job.model, *fine_tune, restore);
-    spdlog::info("fine-tuning from {}", *fine_tune);
+    checkpoint::RestoreModel(*job.model, fine_tune->path, restore);
+    spdlog::info("fine-tuning from {}", fine_tune->path);
   }
 
   fs::create_directories(model_dir);
@@ -141,7 +142,7 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
   loop.has_eval = !config.eval_input_path().empty();
   loop.eval_steps = config.eval_config().num_steps();
   TrainLoopHooks hooks;
-  const std::string eval_log = (fs::path(model_dir) / kEvalResultFile).string();
+  const std::string eval_log = (fs::path(model_dir) / checkpoint::kEvalResultFile).string();
   hooks.save_checkpoint = [&](int64_t step) {
     SaveTrainCheckpoint(model_dir, step, trainer, train_config.keep_checkpoint_max());
   };
@@ -149,7 +150,7 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
     return SourceOf(MakeIterator(job, config.eval_input_path(), 1, /*for_eval=*/true));
   };
   hooks.on_eval = [&](int64_t step, const std::map<std::string, double>& metrics) {
-    AppendEvalResult(eval_log, step, metrics);
+    checkpoint::AppendEvalResult(eval_log, step, metrics);
   };
   int64_t last = RunTrainLoop(trainer, train_config, train_source, loop, hooks);
   progress.Finish();
@@ -168,7 +169,7 @@ std::map<std::string, double> Evaluate(const EvalOptions& options) {
   if (checkpoint_path.empty()) {
     auto latest = checkpoint::LatestCheckpoint(config.model_dir());
     if (!latest) Fail("no checkpoint model.ckpt-* in model_dir {}", config.model_dir());
-    checkpoint_path = *latest;
+    checkpoint_path = latest->path;
   } else if (!fs::is_directory(checkpoint_path)) {
     Fail("checkpoint {} does not exist", checkpoint_path);
   }
@@ -181,11 +182,11 @@ std::map<std::string, double> Evaluate(const EvalOptions& options) {
   auto metrics = trainer.Evaluate(SourceOf(MakeIterator(job, config.eval_input_path(), 1, true)),
                                   config.eval_config().num_steps());
   int64_t step = checkpoint::CheckpointStep(checkpoint_path).value_or(-1);
-  std::string line = EvalResultLine(step, metrics);
+  std::string line = checkpoint::EvalResultLine(step, metrics);
   spdlog::info("eval result: {}", line);
   if (!config.model_dir().empty() && !options.eval_result_filename.empty()) {
     // Appended, as upstream's evaluate opens the file with "a".
-    AppendEvalResult((fs::path(config.model_dir()) / options.eval_result_filename).string(), step,
+    checkpoint::AppendEvalResult((fs::path(config.model_dir()) / options.eval_result_filename).string(), step,
                      metrics);
   }
   return metrics;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/gen_data.h"
@@ -58,7 +59,7 @@ TEST(TrainEvalTest, TrainsEvaluatesAndContinues) {
   SavePipelineConfig(config, config_path);
   options.continue_train = true;
   TrainAndEvaluate(options);
-  EXPECT_EQ(checkpoint::LatestCheckpoint(config.model_dir()), (root / "model" / "model.ckpt-39").string());
+  EXPECT_EQ(checkpoint::LatestCheckpoint(config.model_dir())->path, (root / "model" / "model.ckpt-39").string());
   EXPECT_EQ(Lines(root / "model" / "train_eval_result_v2.txt").size(), 3u);
 
   EvalOptions eval;

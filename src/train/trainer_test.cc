@@ -8,7 +8,7 @@
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 #include "models/test_models.h"
-#include "train/eval_log.h"
+#include "checkpoint/eval_log.h"
 #include "train/learning_rate.h"
 #include "train/loss.h"
 
@@ -126,7 +126,7 @@ TEST(LossTest, BinaryCrossEntropyMatchesDefinition) {
 }
 
 TEST(EvalLogTest, PythonJsonLine) {
-  EXPECT_EQ(EvalResultLine(1000, {{"binary_cross_entropy", 0.5}, {"auc", 0.71}}),
+  EXPECT_EQ(checkpoint::EvalResultLine(1000, {{"binary_cross_entropy", 0.5}, {"auc", 0.71}}),
             "{\"global_step\": 1000, \"auc\": 0.7099999785423279, \"binary_cross_entropy\": 0.5}");
 }
 

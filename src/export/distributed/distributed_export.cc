@@ -48,7 +48,7 @@ void ExportDistributedEmbedding(const DistributedExportRequest& request,
                                 const protos::EasyRecConfig& config,
                                 const std::vector<const Feature*>& features, const ExportEnv& env,
                                 const nlohmann::ordered_json& model_acc,
-                                const CheckpointChoice& checkpoint, const EnvLookup& env_lookup) {
+                                const checkpoint::CheckpointChoice& checkpoint, const EnvLookup& env_lookup) {
   CheckDistributedExportable(config);
   SparseExportOptions sparse_options;
   sparse_options.quant_int8 = env.dist_quant_int8;

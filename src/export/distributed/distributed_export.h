@@ -25,7 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/protos/pipeline.pb.h"
-#include "export/checkpoint_choice.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "export/export_env.h"
 #include "features/feature.h"
 
@@ -56,6 +56,6 @@ void ExportDistributedEmbedding(const DistributedExportRequest& request,
                                 const protos::EasyRecConfig& config,
                                 const std::vector<const Feature*>& features, const ExportEnv& env,
                                 const nlohmann::ordered_json& model_acc,
-                                const CheckpointChoice& checkpoint, const EnvLookup& env_lookup);
+                                const checkpoint::CheckpointChoice& checkpoint, const EnvLookup& env_lookup);
 
 }  // namespace tzrec::exporting::distributed

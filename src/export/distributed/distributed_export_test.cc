@@ -19,7 +19,7 @@
 #include "export/distributed/npz_reader.h"
 #include "export/distributed/row_quant.h"
 #include "export/distributed/sparse_tables.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
 #include "models/test_models.h"
@@ -85,7 +85,7 @@ class DistributedExportTest : public ::testing::Test {
   FeatureList features_;
   std::unique_ptr<models::Model> model_;
   checkpoint::NamedTensors state_;
-  CheckpointChoice checkpoint_;
+  checkpoint::CheckpointChoice checkpoint_;
 };
 
 TEST_F(DistributedExportTest, OneShardHoldsEveryTableAsInTheCheckpoint) {

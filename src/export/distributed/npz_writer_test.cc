@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "export/distributed/npz_reader.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 
 namespace tzrec::exporting::distributed {
 namespace {

@@ -10,7 +10,7 @@
 #include <c10/util/Half.h>
 
 #include "common/error.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
 
 namespace tzrec::exporting::distributed {
 namespace {

@@ -13,9 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
-#include "export/checkpoint_choice.h"
 #include "export/export_manifest.h"
 #include "export/export_staging.h"
 #include "export/remote/remote_transfer.h"
@@ -93,9 +93,9 @@ void DownloadCheckpointModel(const S3Client& client, const RemoteUrl& checkpoint
 }
 
 // The remote model_dir's checkpoint that export_config picks (latest or best),
-// downloaded: a local mirror of model_dir holds an empty directory per remote
-// checkpoint plus the eval log, so the local choice logic decides exactly as
-// for a local model_dir; then only the chosen checkpoint is fetched.
+// downloaded: the choice reads a listing made of the remote directory names
+// and eval log, so it decides exactly as for a local model_dir; then only the
+// chosen checkpoint is fetched, into `mirror`.
 std::string FetchChosenCheckpoint(const S3Client& client, const RemoteUrl& model_dir,
                                   const protos::ExportConfig& export_config,
                                   const std::string& mirror) {
@@ -105,34 +105,34 @@ std::string FetchChosenCheckpoint(const S3Client& client, const RemoteUrl& model
     return local;
   }
   const std::string prefix = model_dir.DirectoryPrefix();
-  const ListPage listing = client.List(model_dir.scheme, model_dir.bucket, prefix, "/");
-  fs::create_directories(mirror);
-  bool any = false;
-  for (const std::string& sub : listing.common_prefixes) {
+  const ListPage page = client.List(model_dir.scheme, model_dir.bucket, prefix, "/");
+  checkpoint::ModelDirListing listing;
+  listing.model_dir = mirror;
+  for (const std::string& sub : page.common_prefixes) {
     std::string name = sub.substr(prefix.size());
     if (!name.empty() && name.back() == '/') name.pop_back();
-    if (name.rfind(checkpoint::kCheckpointPrefix, 0) == 0 || name == checkpoint::kModelSubdir) {
-      fs::create_directories(fs::path(mirror) / name);
-      any = true;
-    }
+    if (!name.empty()) listing.subdirectories.push_back(name);
   }
-  if (!any) {
+  fs::create_directories(mirror);
+  for (const ObjectEntry& object : page.objects) {
+    if (object.key != prefix + checkpoint::kEvalResultFile) continue;
+    const std::string log = (fs::path(mirror) / checkpoint::kEvalResultFile).string();
+    client.Download(model_dir.Child(checkpoint::kEvalResultFile), log);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    listing.eval_log = text.str();
+  }
+  const std::optional<checkpoint::CheckpointChoice> choice = checkpoint::ChooseFromListing(listing, export_config);
+  if (!choice) {
     Fail("{}: no checkpoint (no {}<step>/ under it); train first or pass --checkpoint_path",
          model_dir.ToString(), checkpoint::kCheckpointPrefix);
   }
-  for (const ObjectEntry& object : listing.objects) {
-    if (object.key == prefix + exporting::kEvalLogFileName) {
-      client.Download(model_dir.Child(exporting::kEvalLogFileName),
-                      (fs::path(mirror) / exporting::kEvalLogFileName).string());
-    }
-  }
-  const exporting::CheckpointChoice choice =
-      exporting::ChooseCheckpoint(mirror, export_config, "");
-  const std::string relative = fs::relative(choice.path, mirror).generic_string();
+  const std::string relative = fs::relative(choice->path, mirror).generic_string();
   const RemoteUrl chosen = relative == "." ? model_dir : model_dir.Child(relative);
-  spdlog::info("remote checkpoint {} (step {}) chosen", chosen.ToString(), choice.step);
-  DownloadCheckpointModel(client, chosen, choice.path);
-  return choice.path;
+  spdlog::info("remote checkpoint {} (step {}) chosen: {}", chosen.ToString(), choice->step, choice->reason);
+  DownloadCheckpointModel(client, chosen, choice->path);
+  return choice->path;
 }
 
 // The local export's manifest names the checkpoint it read, a downloaded copy

@@ -1,14 +1,15 @@
-#include "train/eval_log.h"
+#include "checkpoint/eval_log.h"
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 
-namespace tzrec::train {
+namespace tzrec::checkpoint {
 
 std::string EvalResultLine(int64_t global_step, const std::map<std::string, double>& metrics) {
   // Written like Python's json.dumps: ", " and ": " separators, NaN/Infinity
@@ -39,4 +40,33 @@ void AppendEvalResult(const std::string& path, int64_t global_step,
   if (!out) Fail("cannot write eval log {}", path);
 }
 
-}  // namespace tzrec::train
+std::vector<EvalRecord> ParseEvalLog(const std::string& text, const std::string& where) {
+  std::vector<EvalRecord> records;
+  std::istringstream in(text);
+  std::string line_text;
+  int line = 0;
+  while (std::getline(in, line_text)) {
+    ++line;
+    if (line_text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::ordered_json parsed;
+    try {
+      parsed = nlohmann::ordered_json::parse(line_text);
+    } catch (const nlohmann::json::parse_error&) {
+      Fail("{}:{}: not a JSON line of the eval log: {}", where, line, line_text);
+    }
+    if (!parsed.is_object()) Fail("{}:{}: expected a JSON object, got: {}", where, line, line_text);
+    auto step = parsed.find("global_step");
+    if (step == parsed.end() || !step->is_number_integer()) {
+      Fail("{}:{}: the entry has no integer \"global_step\": {}", where, line, line_text);
+    }
+    EvalRecord record;
+    record.global_step = step->get<int64_t>();
+    record.line = line;
+    parsed.erase("global_step");
+    record.metrics = std::move(parsed);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+}  // namespace tzrec::checkpoint

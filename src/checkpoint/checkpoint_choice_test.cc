@@ -1,4 +1,4 @@
-#include "export/checkpoint_choice.h"
+#include "checkpoint/checkpoint_choice.h"
 
 #include <filesystem>
 
@@ -6,9 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "export/export_test_util.h"
+#include "common/test_support.h"
+#include "checkpoint/checkpoint.h"
 
-namespace tzrec::exporting {
+namespace tzrec::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,14 +28,6 @@ protos::ExportConfig Best(const std::string& metric = "", bool larger_is_better 
   if (!metric.empty()) config.set_best_exporter_metric(metric);
   config.set_metric_larger_is_better(larger_is_better);
   return config;
-}
-
-TEST(CheckpointStepTest, ReadsTheNumberAfterTheLastDash) {
-  EXPECT_EQ(CheckpointStep("/a/b/model.ckpt-1200"), 1200);
-  EXPECT_EQ(CheckpointStep("/a/b/model.ckpt-1200/"), 1200);
-  EXPECT_EQ(CheckpointStep("model.ckpt-0"), 0);
-  EXPECT_EQ(CheckpointStep("/a/model_dir"), 0);
-  EXPECT_EQ(CheckpointStep("/a/model.ckpt-x"), 0);
 }
 
 TEST(LatestCheckpointTest, PicksTheLargestNumericStepAmongDirectories) {
@@ -76,7 +69,7 @@ TEST(EvalLogTest, ParsesLinesAndSkipsBlankOnes) {
   WriteTextFile(dir / "log.txt",
                 "{\"global_step\": 5, \"auc\": 0.5, \"binary_cross_entropy\": 0.7}\n\n"
                 "{\"global_step\": 9, \"auc\": 0.75}\n");
-  const auto records = ReadEvalLog(dir / "log.txt");
+  const auto records = ParseEvalLog(testing::ReadTextFile(dir / "log.txt"), dir / "log.txt");
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].global_step, 5);
   EXPECT_EQ(records[0].line, 1);
@@ -89,16 +82,16 @@ TEST(EvalLogTest, ParsesLinesAndSkipsBlankOnes) {
 TEST(EvalLogTest, BadLinesAreErrorsNamingFileAndLine) {
   ScratchDir dir;
   WriteTextFile(dir / "a.txt", "{\"global_step\": 1, \"auc\": 0.5}\nnot json\n");
-  EXPECT_THAT(ErrorOf([&] { ReadEvalLog(dir / "a.txt"); }), HasSubstr(dir / "a.txt" + ":2:"));
+  EXPECT_THAT(ErrorOf([&] { ParseEvalLog(testing::ReadTextFile(dir / "a.txt"), dir / "a.txt"); }), HasSubstr(dir / "a.txt" + ":2:"));
   WriteTextFile(dir / "b.txt", "{\"auc\": 0.5}\n");
-  EXPECT_THAT(ErrorOf([&] { ReadEvalLog(dir / "b.txt"); }), HasSubstr("global_step"));
+  EXPECT_THAT(ErrorOf([&] { ParseEvalLog(testing::ReadTextFile(dir / "b.txt"), dir / "b.txt"); }), HasSubstr("global_step"));
   WriteTextFile(dir / "c.txt", "[1]\n");
-  EXPECT_THAT(ErrorOf([&] { ReadEvalLog(dir / "c.txt"); }), HasSubstr(":1:"));
+  EXPECT_THAT(ErrorOf([&] { ParseEvalLog(testing::ReadTextFile(dir / "c.txt"), dir / "c.txt"); }), HasSubstr(":1:"));
 }
 
 class BestCheckpointTest : public ::testing::Test {
  protected:
-  void Log(const std::string& text) { WriteTextFile(dir_ / kEvalLogFileName, text); }
+  void Log(const std::string& text) { WriteTextFile(dir_ / kEvalResultFile, text); }
   std::string model_dir() const { return dir_.path().string(); }
   ScratchDir dir_;
 };
@@ -109,7 +102,7 @@ TEST_F(BestCheckpointTest, LargestMetricWinsAndTiesGoToTheStepFirstSeen) {
       "{\"global_step\": 2, \"auc\": 0.7}\n"
       "{\"global_step\": 1, \"auc\": 0.7}\n"
       "{\"global_step\": 3, \"auc\": 0.65}\n");
-  const auto best = BestCheckpoint(model_dir(), Best("auc"));
+  const auto best = ChooseFromListing(ListModelDir(model_dir()), Best("auc"));
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->step, 2);
   EXPECT_EQ(best->path, dir_ / "model.ckpt-2");
@@ -130,8 +123,8 @@ TEST_F(BestCheckpointTest, SmallerIsBetterWhenConfigured) {
   Log("{\"global_step\": 10, \"binary_cross_entropy\": 0.5}\n"
       "{\"global_step\": 20, \"binary_cross_entropy\": 0.3}\n"
       "{\"global_step\": 30, \"binary_cross_entropy\": 0.4}\n");
-  EXPECT_EQ(BestCheckpoint(model_dir(), Best("binary_cross_entropy", false))->step, 20);
-  EXPECT_EQ(BestCheckpoint(model_dir(), Best("binary_cross_entropy", true))->step, 10);
+  EXPECT_EQ(ChooseFromListing(ListModelDir(model_dir()), Best("binary_cross_entropy", false))->step, 20);
+  EXPECT_EQ(ChooseFromListing(ListModelDir(model_dir()), Best("binary_cross_entropy", true))->step, 10);
 }
 
 TEST_F(BestCheckpointTest, AStepLoggedTwiceTakesItsLaterValue) {
@@ -139,12 +132,12 @@ TEST_F(BestCheckpointTest, AStepLoggedTwiceTakesItsLaterValue) {
   Log("{\"global_step\": 1, \"auc\": 0.9}\n"
       "{\"global_step\": 2, \"auc\": 0.8}\n"
       "{\"global_step\": 1, \"auc\": 0.7}\n");
-  EXPECT_EQ(BestCheckpoint(model_dir(), Best())->step, 2);
+  EXPECT_EQ(ChooseFromListing(ListModelDir(model_dir()), Best())->step, 2);
 }
 
 TEST_F(BestCheckpointTest, NoLogFallsBackToLatestAndSaysWhy) {
   for (int64_t step : {4, 8}) MakeCheckpoint(dir_, step);
-  const auto best = BestCheckpoint(model_dir(), Best());
+  const auto best = ChooseFromListing(ListModelDir(model_dir()), Best());
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->step, 8);
   EXPECT_THAT(best->reason, HasSubstr("no eval log"));
@@ -154,7 +147,7 @@ TEST_F(BestCheckpointTest, NoLogFallsBackToLatestAndSaysWhy) {
 TEST_F(BestCheckpointTest, EmptyLogFallsBackToLatest) {
   for (int64_t step : {4, 8}) MakeCheckpoint(dir_, step);
   Log("\n\n");
-  const auto best = BestCheckpoint(model_dir(), Best());
+  const auto best = ChooseFromListing(ListModelDir(model_dir()), Best());
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->step, 8);
   EXPECT_THAT(best->reason, HasSubstr("no entries"));
@@ -164,7 +157,7 @@ TEST_F(BestCheckpointTest, MissingMetricListsTheMetricsPresent) {
   MakeCheckpoint(dir_, 1);
   Log("{\"global_step\": 1, \"accuracy\": 0.9, \"binary_cross_entropy\": 0.2}\n");
   try {
-    BestCheckpoint(model_dir(), Best());
+    ChooseFromListing(ListModelDir(model_dir()), Best());
     ADD_FAILURE() << "missing metric accepted";
   } catch (const ConfigError& e) {
     EXPECT_THAT(e.what(), HasSubstr("\"auc\""));
@@ -175,7 +168,7 @@ TEST_F(BestCheckpointTest, MissingMetricListsTheMetricsPresent) {
 TEST_F(BestCheckpointTest, BestStepWithoutItsDirectoryIsAnError) {
   MakeCheckpoint(dir_, 1);
   Log("{\"global_step\": 1, \"auc\": 0.6}\n{\"global_step\": 2, \"auc\": 0.9}\n");
-  EXPECT_THAT(ErrorOf([&] { BestCheckpoint(model_dir(), Best()); }),
+  EXPECT_THAT(ErrorOf([&] { ChooseFromListing(ListModelDir(model_dir()), Best()); }),
               HasSubstr(dir_ / "model.ckpt-2" + " does not exist"));
 }
 
@@ -197,7 +190,7 @@ TEST(ChooseCheckpointTest, LatestByDefault) {
   ScratchDir dir;
   MakeCheckpoint(dir, 3);
   MakeCheckpoint(dir, 5);
-  WriteTextFile(dir / kEvalLogFileName, "{\"global_step\": 3, \"auc\": 0.9}\n");
+  WriteTextFile(dir / kEvalResultFile, "{\"global_step\": 3, \"auc\": 0.9}\n");
   EXPECT_EQ(ChooseCheckpoint(dir.path().string(), protos::ExportConfig(), "").step, 5);
 }
 
@@ -215,5 +208,36 @@ TEST(ChooseCheckpointTest, UnknownExporterTypeIsAConfigError) {
   EXPECT_THROW(ChooseCheckpoint(dir.path().string(), config, ""), ConfigError);
 }
 
+// The choice reads only the listing: no filesystem, as for a remote model_dir.
+TEST(ChooseFromListingTest, DecidesFromNamesAndLogTextAlone) {
+  ModelDirListing listing;
+  listing.model_dir = "s3://bucket/run";
+  listing.subdirectories = {"model.ckpt-9", "model.ckpt-10", "model.ckpt-2", "other", "model.ckpt-x"};
+  const auto latest = ChooseFromListing(listing, protos::ExportConfig());
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->step, 10);  // numeric, not lexical, order
+  EXPECT_EQ(latest->path, "s3://bucket/run/model.ckpt-10");
+  listing.eval_log = "{\"global_step\": 9, \"auc\": 0.8}\n{\"global_step\": 10, \"auc\": 0.7}\n";
+  protos::ExportConfig best;
+  best.set_exporter_type("best");
+  EXPECT_EQ(ChooseFromListing(listing, best)->step, 9);
+  listing.subdirectories = {"model"};
+  const auto direct = ChooseFromListing(listing, protos::ExportConfig());
+  ASSERT_TRUE(direct.has_value());
+  EXPECT_EQ(direct->path, "s3://bucket/run");
+  EXPECT_EQ(direct->step, 0);
+  listing.subdirectories.clear();
+  EXPECT_FALSE(ChooseFromListing(listing, protos::ExportConfig()).has_value());
+}
+
+// Train, eval, predict and export pick the same checkpoint from one model_dir.
+TEST(ChooseFromListingTest, EveryJobPicksTheSameLatest) {
+  ScratchDir dir;
+  MakeCheckpoint(dir, 7);
+  MakeCheckpoint(dir, 12);
+  EXPECT_EQ(LatestCheckpoint(dir.path().string())->path, dir / "model.ckpt-12");
+  EXPECT_EQ(ChooseCheckpoint(dir.path().string(), protos::ExportConfig(), "").path, dir / "model.ckpt-12");
+}
+
 }  // namespace
-}  // namespace tzrec::exporting
+}  // namespace tzrec::checkpoint

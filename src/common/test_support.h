@@ -1,4 +1,5 @@
-// Helpers for the export tests: scratch directories and small files.
+// Test-only helpers shared by the test binaries: scratch directories, small
+// files, and the message of an expected error. Header-only: no library links it.
 #pragma once
 
 #include <unistd.h>
@@ -11,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-namespace tzrec::exporting::testing {
+namespace tzrec::testing {
 
 // A fresh, empty directory for one test, removed when the object goes away.
 class ScratchDir {
@@ -21,7 +22,7 @@ class ScratchDir {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "test";
     path_ = std::filesystem::temp_directory_path() /
-            ("tzrec_export_test_" + std::to_string(getpid()) + "_" +
+            ("tzrec_test_" + std::to_string(getpid()) + "_" +
              std::to_string(counter++) + "_" + name);
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
@@ -61,4 +62,4 @@ std::string ErrorOf(Body&& body) {
   return "";
 }
 
-}  // namespace tzrec::exporting::testing
+}  // namespace tzrec::testing
