@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +62,23 @@ std::string ErrorOf(Body&& body) {
     return e.what();
   }
   return "";
+}
+
+// ROC AUC by counting pairs: of every (positive, negative) pair, the share
+// where the positive scores higher, ties counting one half. Quadratic and
+// plain on purpose: the reference the metric code (a rank sum) is checked
+// against. Labels > 0.5 are positive; NaN without both classes.
+inline double PairCountAuc(const std::vector<double>& scores, const std::vector<double>& labels) {
+  double wins = 0, pairs = 0;
+  for (size_t p = 0; p < scores.size(); ++p) {
+    if (!(labels[p] > 0.5)) continue;
+    for (size_t n = 0; n < scores.size(); ++n) {
+      if (labels[n] > 0.5) continue;
+      pairs += 1;
+      wins += scores[p] > scores[n] ? 1.0 : scores[p] == scores[n] ? 0.5 : 0.0;
+    }
+  }
+  return pairs == 0 ? std::nan("") : wins / pairs;
 }
 
 }  // namespace tzrec::testing

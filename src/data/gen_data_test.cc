@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/test_support.h"
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 
@@ -107,26 +108,9 @@ double ToDouble(const std::string& s) {
   return v;
 }
 
-// Rank AUC of `scores` against 0/1 `labels`.
+// AUC of `scores` against 0/1 `labels` (the pair-count reference).
 double Auc(const std::vector<double>& scores, const std::vector<int>& labels) {
-  std::vector<size_t> idx(scores.size());
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
-  double rank_sum = 0, pos = 0;
-  for (size_t i = 0; i < idx.size();) {
-    size_t j = i;
-    while (j < idx.size() && scores[idx[j]] == scores[idx[i]]) ++j;
-    double avg_rank = (i + j + 1) / 2.0;  // 1-based average rank of ties
-    for (size_t k = i; k < j; ++k) {
-      if (labels[idx[k]]) {
-        rank_sum += avg_rank;
-        pos += 1;
-      }
-    }
-    i = j;
-  }
-  double neg = labels.size() - pos;
-  return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
+  return testing::PairCountAuc(scores, std::vector<double>(labels.begin(), labels.end()));
 }
 
 // Holdout AUC of a naive additive score over `columns`: each value's (or float

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/test_support.h"
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
@@ -62,29 +63,12 @@ inline at::Tensor StateTensor(const Model& model, const std::string& name) {
   return at::zeros({0});
 }
 
-// Exact ROC AUC (ties count one half).
+// Exact ROC AUC (ties count one half), by the pair-count reference.
 inline double Auc(const at::Tensor& scores, const at::Tensor& labels) {
-  at::Tensor s = scores.detach().to(at::kDouble).contiguous();
-  at::Tensor l = labels.detach().to(at::kDouble).contiguous();
-  const int64_t n = s.numel();
-  const double* sp = s.data_ptr<double>();
-  const double* lp = l.data_ptr<double>();
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return sp[a] < sp[b]; });
-  double rank_sum = 0, pos = 0;
-  for (int64_t i = 0; i < n;) {
-    int64_t j = i;
-    while (j < n && sp[order[j]] == sp[order[i]]) ++j;
-    for (int64_t k = i; k < j; ++k) {
-      if (lp[order[k]] > 0.5) {
-        rank_sum += (i + 1 + j) / 2.0;
-        pos += 1;
-      }
-    }
-    i = j;
-  }
-  return (rank_sum - pos * (pos + 1) / 2.0) / (pos * (n - pos));
+  at::Tensor s = scores.detach().to(at::kDouble).contiguous().view(-1);
+  at::Tensor l = labels.detach().to(at::kDouble).contiguous().view(-1);
+  return tzrec::testing::PairCountAuc(std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel()),
+                                      std::vector<double>(l.data_ptr<double>(), l.data_ptr<double>() + l.numel()));
 }
 
 // Adagrad on every parameter (sparse table gradients made dense: the test

@@ -4,11 +4,12 @@
 
 #include <cmath>
 
+#include "checkpoint/eval_log.h"
 #include "common/error.h"
+#include "common/test_support.h"
 #include "config/pipeline_config.h"
 #include "features/feature_factory.h"
 #include "models/test_models.h"
-#include "checkpoint/eval_log.h"
 #include "train/learning_rate.h"
 #include "train/loss.h"
 
@@ -32,6 +33,21 @@ TEST(BinaryAucTest, ExactWithTies) {
   EXPECT_DOUBLE_EQ(BinaryAuc(scores, labels), 0.875);
   EXPECT_DOUBLE_EQ(BinaryAuc(at::tensor({0.1, 0.2}), at::tensor({0, 1})), 1.0);
   EXPECT_TRUE(std::isnan(BinaryAuc(at::tensor({0.1, 0.2}), at::tensor({1, 1}))));
+}
+
+// The rank-sum AUC equals counting every (positive, negative) pair, on random
+// scores with many ties.
+TEST(BinaryAucTest, EqualsThePairCount) {
+  at::manual_seed(3);
+  for (int trial = 0; trial < 5; ++trial) {
+    at::Tensor scores = at::randint(20, {300}, at::kDouble) / 20;  // ties
+    at::Tensor labels = (at::rand({300}) < 0.3).to(at::kLong);
+    at::Tensor ld = labels.to(at::kDouble);
+    const double reference = testing::PairCountAuc(
+        std::vector<double>(scores.data_ptr<double>(), scores.data_ptr<double>() + 300),
+        std::vector<double>(ld.data_ptr<double>(), ld.data_ptr<double>() + 300));
+    EXPECT_NEAR(BinaryAuc(scores, labels), reference, 1e-12);
+  }
 }
 
 TEST(LearningRateTest, UpstreamFormulas) {
