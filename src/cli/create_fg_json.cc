@@ -8,6 +8,7 @@
 
 #include "cli/subcommand.h"
 #include "common/error.h"
+#include "common/strings.h"
 #include "config/pipeline_config.h"
 #include "features/fg_json.h"
 
@@ -27,22 +28,11 @@ struct Flags {
   bool force_update_resource = false;
 };
 
-// Upstream's "--reserves label,request_id": comma separated, each stripped.
+// Upstream's "--reserves label,request_id": comma separated, each stripped
+// (Python's [x.strip() for x in text.strip().split(",")], empty pieces kept).
 std::vector<std::string> SplitReserves(const std::string& text) {
-  const auto strip = [](const std::string& s) {
-    const size_t begin = s.find_first_not_of(" \t\r\n");
-    if (begin == std::string::npos) return std::string();
-    return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
-  };
   std::vector<std::string> columns;
-  const std::string all = strip(text);
-  size_t start = 0;
-  while (true) {
-    const size_t comma = all.find(',', start);
-    columns.push_back(strip(all.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (std::string_view part : SplitExact(Trim(text), ",")) columns.emplace_back(Trim(part));
   return columns;
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli/subcommand.h"
+#include "common/strings.h"
 #include "export/exporter.h"
 #include "export/remote/remote_export.h"
 #include "export/serving_executor.h"
@@ -41,9 +42,9 @@ const bool kRegistered = Register({
       app.add_option("--item_input_path", request.item_input_path,
                      "accepted for compatibility (upstream samples the item tower's input here)");
       return [flags] {
-        flags->request.asset_files = exporting::SplitAssetFiles(flags->asset_files);
+        flags->request.asset_files = SplitList(flags->asset_files);
         exporting::UseServingGraphExecutor();  // the check run is the only model call
-        remote::ExportWithRemotePaths(flags->request);
+        exporting::remote::ExportWithRemotePaths(flags->request);
         return 0;
       };
     },

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/subcommand.h"
+#include "common/strings.h"
 #include "common/error.h"
 #include "export/remote/published_export.h"
 #include "export/remote/remote_url.h"
@@ -65,12 +66,12 @@ const bool kRegistered = Register({
         }
         if (f.is_profiling) spdlog::warn("--is_profiling is ignored");
         exporting::UseServingGraphExecutor();
-        f.request.reserved_columns = predict::SplitColumnList(f.reserved_columns);
-        f.request.output_columns = predict::SplitColumnList(f.output_columns);
+        f.request.reserved_columns = SplitList(f.reserved_columns);
+        f.request.output_columns = SplitList(f.output_columns);
         // An s3:// / oss:// export is read from a verified local copy.
-        std::unique_ptr<remote::PublishedExport> published;
-        if (remote::IsRemoteUrl(f.request.scripted_model_path)) {
-          published = remote::PublishedExport::Fetch(f.request.scripted_model_path);
+        std::unique_ptr<exporting::remote::PublishedExport> published;
+        if (exporting::remote::IsRemoteUrl(f.request.scripted_model_path)) {
+          published = exporting::remote::PublishedExport::Fetch(f.request.scripted_model_path);
           f.request.scripted_model_path = published->local_dir();
         }
         predict::Predict(f.request);

@@ -24,20 +24,33 @@ const pb::Message* ModelMessage(const protos::ModelConfig& model_config) {
   return field == nullptr ? nullptr : &model_config.GetReflection()->GetMessage(model_config, field);
 }
 
-std::string ModelFamily(const std::string& model_type) {
+ModelFamily FamilyOf(const std::string& model_type) {
   // Field numbers in ModelConfig are grouped by family: 1xx rank, 2xx
   // multi-task rank, 3xx match, 400 TDM, 5xx general rank, 6xx SID.
   const auto* field = protos::ModelConfig::descriptor()->FindFieldByName(model_type);
-  if (field == nullptr || field->containing_oneof() == nullptr) return "";
+  if (field == nullptr || field->containing_oneof() == nullptr) return ModelFamily::kUnknown;
   switch (field->number() / 100) {
-    case 1: return "rank";
-    case 2: return "multi_task_rank";
-    case 3: return "match";
-    case 4: return "tdm";
-    case 5: return "general_rank";
-    case 6: return "sid";
-    default: return "";
+    case 1: return ModelFamily::kRank;
+    case 2: return ModelFamily::kMultiTaskRank;
+    case 3: return ModelFamily::kMatch;
+    case 4: return ModelFamily::kTdm;
+    case 5: return ModelFamily::kGeneralRank;
+    case 6: return ModelFamily::kSid;
+    default: return ModelFamily::kUnknown;
   }
+}
+
+const char* ModelFamilyName(ModelFamily family) {
+  switch (family) {
+    case ModelFamily::kRank: return "rank";
+    case ModelFamily::kMultiTaskRank: return "multi_task_rank";
+    case ModelFamily::kMatch: return "match";
+    case ModelFamily::kTdm: return "tdm";
+    case ModelFamily::kGeneralRank: return "general_rank";
+    case ModelFamily::kSid: return "sid";
+    case ModelFamily::kUnknown: break;
+  }
+  return "unknown";
 }
 
 const std::vector<std::string>& SupportedModelTypes() {

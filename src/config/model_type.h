@@ -17,9 +17,13 @@ std::string ModelType(const protos::ModelConfig& model_config);
 // The set model message (DeepFM, MMoE, ...), or nullptr.
 const google::protobuf::Message* ModelMessage(const protos::ModelConfig& model_config);
 
-// Upstream's model families, which decide the outputs and the export layout:
-// "rank", "multi_task_rank", "match", "tdm", "general_rank", "sid", or "" if unknown.
-std::string ModelFamily(const std::string& model_type);
+// Upstream's model families, which decide the outputs, losses and the export
+// layout (ModelConfig's field numbers group them).
+enum class ModelFamily { kUnknown, kRank, kMultiTaskRank, kMatch, kTdm, kGeneralRank, kSid };
+
+ModelFamily FamilyOf(const std::string& model_type);
+// "rank", "multi_task_rank", "match", "tdm", "general_rank", "sid"; "unknown".
+const char* ModelFamilyName(ModelFamily family);
 
 // Model types tzrec builds, in ModelConfig field order.
 const std::vector<std::string>& SupportedModelTypes();

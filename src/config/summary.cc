@@ -98,7 +98,7 @@ std::vector<std::string> PredictionOutputs(const protos::EasyRecConfig& config) 
       AppendTaskOutputs(model.simple_multi_task().task_towers(), out);
       break;
     default:
-      if (ModelFamily(ModelType(model)) == "match") {
+      if (FamilyOf(ModelType(model)) == ModelFamily::kMatch) {
         out = {"similarity", "user_tower_emb", "item_tower_emb"};
       } else {
         HeadOutputs(model.losses(), model.num_class(), "", out);
@@ -115,7 +115,8 @@ std::string SummarizePipelineConfig(const protos::EasyRecConfig& config) {
   std::string out;
 
   out += fmt::format("model: {} ({}), num_class {}\n", model_type,
-                     ModelFamily(model_type).empty() ? "unknown family" : ModelFamily(model_type),
+                     FamilyOf(model_type) == ModelFamily::kUnknown ? "unknown family"
+                                                                   : ModelFamilyName(FamilyOf(model_type)),
                      model.num_class());
 
   // Features by type, in order of first appearance.

@@ -315,8 +315,7 @@ class ModelChecker {
 
   void CheckHeads() {
     const auto& model = config_.model_config();
-    const std::string family = ModelFamily(type_);
-    if (family == "rank") CheckLosses(model.losses(), model.num_class(), type_);
+    if (FamilyOf(type_) == ModelFamily::kRank) CheckLosses(model.losses(), model.num_class(), type_);
     switch (model.model_case()) {
       case protos::ModelConfig::kMmoe: CheckTasks(model.mmoe().task_towers()); break;
       case protos::ModelConfig::kPle: CheckTasks(model.ple().task_towers()); break;

@@ -12,15 +12,13 @@
 
 #include "common/error.h"
 #include "common/pipeline_queue.h"
+#include "common/strings.h"
 
 namespace tzrec::data {
 
 std::vector<std::string> ExpandInputPath(const std::string& input_path) {
   std::vector<std::string> files;
-  std::stringstream parts(input_path);
-  std::string pattern;
-  while (std::getline(parts, pattern, ',')) {
-    if (pattern.empty()) continue;
+  for (const std::string& pattern : SplitList(input_path)) {
     glob_t g{};
     int rc = glob(pattern.c_str(), 0, nullptr, &g);
     if (rc == 0) {

@@ -7,6 +7,7 @@
 #include <google/protobuf/message.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "data/negative_sampler.h"
 
 namespace tzrec::data {
@@ -113,10 +114,8 @@ BatchIteratorOptions BatchIteratorOptionsFromConfig(const protos::DataConfig& dc
   options.csv.with_header = dc.with_header();
   for (const auto& field : dc.input_fields()) options.csv.column_names.push_back(field.input_name());
   if (options.csv.column_names.empty() && dc.has_input_fields_str()) {
-    std::stringstream parts(dc.input_fields_str());
-    std::string item;
-    while (std::getline(parts, item, ',')) {
-      if (!item.empty()) options.csv.column_names.push_back(item.substr(0, item.find(':')));
+    for (const std::string& item : SplitList(dc.input_fields_str())) {
+      options.csv.column_names.push_back(item.substr(0, item.find(':')));
     }
   }
   if (input_path.rfind("odps://", 0) == 0) {

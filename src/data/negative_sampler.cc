@@ -5,26 +5,11 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "features/fg/text_util.h"
 
 namespace tzrec::data {
 namespace {
-
-// Splits `line` at every `delim` (a string: upstream's delimiters may be
-// several bytes).
-std::vector<std::string_view> SplitAt(std::string_view line, std::string_view delim) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t at = line.find(delim, start);
-    if (at == std::string_view::npos) {
-      parts.push_back(line.substr(start));
-      return parts;
-    }
-    parts.push_back(line.substr(start, at - start));
-    start = at + delim.size();
-  }
-}
 
 // Upstream's tables start with a header typing each column ("id:int64").
 bool IsHeader(const std::vector<std::string_view>& fields) {
@@ -59,7 +44,7 @@ NegativeSampler::NegativeSampler(const protos::NegativeSampler& config, bool for
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    const std::vector<std::string_view> fields = SplitAt(line, field_delim);
+    const std::vector<std::string_view> fields = SplitExact(line, field_delim);
     if (line_number == 1 && IsHeader(fields)) continue;
     if (fields.size() != 3) {
       FailConfig("{}:{}: {} fields; an item table row is <id>, <weight>, <attrs>", path_, line_number,
@@ -69,7 +54,7 @@ NegativeSampler::NegativeSampler(const protos::NegativeSampler& config, bool for
     if (!fg::ParseDouble(fields[1], &weight) || !(weight >= 0) || !std::isfinite(weight)) {
       FailConfig("{}:{}: weight '{}' is not a number >= 0", path_, line_number, fields[1]);
     }
-    const std::vector<std::string_view> attrs = SplitAt(fields[2], attr_delim);
+    const std::vector<std::string_view> attrs = SplitExact(fields[2], attr_delim);
     if (attrs.size() != attr_fields_.size()) {
       FailConfig("{}:{}: {} attrs, but negative_sampler.attr_fields names {}", path_, line_number,
                  attrs.size(), attr_fields_.size());

@@ -11,21 +11,14 @@
 namespace tzrec::exporting {
 namespace {
 
-constexpr std::pair<const char*, QuantDtype> kQuantDtypes[] = {
-    {"FP32", QuantDtype::kFp32}, {"FP16", QuantDtype::kFp16}, {"INT8", QuantDtype::kInt8},
-    {"INT4", QuantDtype::kInt4}, {"INT2", QuantDtype::kInt2},
-};
-
 // Unset -> `unset`; "0" -> off; "1" -> INT8; a dtype name -> that dtype.
-std::optional<QuantDtype> ParseQuant(const EnvLookup& env, const std::string& variable,
-                                     std::optional<QuantDtype> unset) {
+std::optional<models::TableStorage> ParseQuant(const EnvLookup& env, const std::string& variable,
+                                     std::optional<models::TableStorage> unset) {
   const std::optional<std::string> value = env(variable);
   if (!value) return unset;
   if (*value == "0") return std::nullopt;
-  if (*value == "1") return QuantDtype::kInt8;
-  for (const auto& [name, dtype] : kQuantDtypes) {
-    if (*value == name) return dtype;
-  }
+  if (*value == "1") return models::TableStorage::kInt8;
+  if (std::optional<models::TableStorage> storage = models::TableStorageFromName(*value)) return storage;
   FailConfig("{}={:?} is not a valid quantization: use 0 (off), FP32, FP16, INT8, INT4 or INT2",
              variable, *value);
 }
@@ -76,13 +69,6 @@ void ParseDistributedEmbedding(const EnvLookup& env, ExportEnv& result) {
 
 }  // namespace
 
-const char* QuantDtypeName(QuantDtype dtype) {
-  for (const auto& [name, value] : kQuantDtypes) {
-    if (value == dtype) return name;
-  }
-  return "?";
-}
-
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
@@ -93,7 +79,7 @@ EnvLookup ProcessEnv() {
 
 ExportEnv ReadExportEnv(const EnvLookup& env) {
   ExportEnv result;
-  result.quant_emb = ParseQuant(env, "QUANT_EMB", QuantDtype::kInt8);
+  result.quant_emb = ParseQuant(env, "QUANT_EMB", models::TableStorage::kInt8);
   result.quant_ec_emb = ParseQuant(env, "QUANT_EC_EMB", std::nullopt);
   ParseDistributedEmbedding(env, result);
   if (!result.distributed_embedding) result.input_tile = ParseInputTile(env);

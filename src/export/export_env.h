@@ -28,13 +28,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/modules/table_storage.h"
+
 namespace tzrec::exporting {
 
-// Storage of an exported embedding table.
-enum class QuantDtype { kFp32, kFp16, kInt8, kInt4, kInt2 };
-
-// "FP32", "FP16", "INT8", "INT4", "INT2".
-const char* QuantDtypeName(QuantDtype dtype);
 
 // Looks a variable up; nullopt when unset. Tests pass a map instead of the
 // process environment.
@@ -45,9 +42,9 @@ EnvLookup ProcessEnv();
 
 struct ExportEnv {
   // Pooled tables' storage; nullopt = not quantized (kept FP32 as trained).
-  std::optional<QuantDtype> quant_emb;
+  std::optional<models::TableStorage> quant_emb;
   // Sequence tables' storage; nullopt = not quantized.
-  std::optional<QuantDtype> quant_ec_emb;
+  std::optional<models::TableStorage> quant_ec_emb;
   // 0 (no tiling), 2 or 3.
   int input_tile = 0;
   // USE_DISTRIBUTED_EMBEDDING=1, and its DIST_QUANT=INT8.

@@ -26,7 +26,7 @@ EnvLookup Env(std::map<std::string, std::string> values) {
 TEST(ExportEnvTest, DefaultsQuantizePooledTablesToInt8Only) {
   const ExportEnv env = ReadExportEnv(Env({}));
   ASSERT_TRUE(env.quant_emb.has_value());
-  EXPECT_EQ(*env.quant_emb, QuantDtype::kInt8);
+  EXPECT_EQ(*env.quant_emb, models::TableStorage::kInt8);
   EXPECT_FALSE(env.quant_ec_emb.has_value());
   EXPECT_EQ(env.input_tile, 0);
   EXPECT_TRUE(env.acc_entries.empty());
@@ -34,14 +34,14 @@ TEST(ExportEnvTest, DefaultsQuantizePooledTablesToInt8Only) {
 
 TEST(ExportEnvTest, QuantEmbValues) {
   EXPECT_FALSE(ReadExportEnv(Env({{"QUANT_EMB", "0"}})).quant_emb.has_value());
-  EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EMB", "1"}})).quant_emb, QuantDtype::kInt8);
-  const std::pair<const char*, QuantDtype> cases[] = {
-      {"FP32", QuantDtype::kFp32}, {"FP16", QuantDtype::kFp16}, {"INT8", QuantDtype::kInt8},
-      {"INT4", QuantDtype::kInt4}, {"INT2", QuantDtype::kInt2}};
+  EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EMB", "1"}})).quant_emb, models::TableStorage::kInt8);
+  const std::pair<const char*, models::TableStorage> cases[] = {
+      {"FP32", models::TableStorage::kFp32}, {"FP16", models::TableStorage::kFp16}, {"INT8", models::TableStorage::kInt8},
+      {"INT4", models::TableStorage::kInt4}, {"INT2", models::TableStorage::kInt2}};
   for (const auto& [name, dtype] : cases) {
     EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EMB", name}})).quant_emb, dtype) << name;
     EXPECT_EQ(*ReadExportEnv(Env({{"QUANT_EC_EMB", name}})).quant_ec_emb, dtype) << name;
-    EXPECT_STREQ(QuantDtypeName(dtype), name);
+    EXPECT_STREQ(models::TableStorageName(dtype), name);
   }
   EXPECT_FALSE(ReadExportEnv(Env({{"QUANT_EC_EMB", "0"}})).quant_ec_emb.has_value());
 }

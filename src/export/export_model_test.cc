@@ -15,6 +15,7 @@
 #include "config/pipeline_config.h"
 #include "data/gen_data.h"
 #include "export/export_manifest.h"
+#include "common/strings.h"
 #include "common/test_support.h"
 #include "export/exporter.h"
 #include "features/feature_factory.h"
@@ -211,7 +212,7 @@ TEST_F(ExportModelTest, MissingTensorIsNamedAndNothingIsWritten) {
 TEST_F(ExportModelTest, AssetFilesAreCopiedUnderTheirOwnNames) {
   testing::WriteTextFile(dir_ / "assets/readme.txt", "hello");
   ExportRequest request;
-  request.asset_files = SplitAssetFiles(dir_ / "assets/readme.txt" + ",");
+  request.asset_files = SplitList(dir_ / "assets/readme.txt" + ",");
   request.additional_export_config = R"({"cand_seq_pk": "cand_seq"})";
   const std::string export_dir = Export("export", {{"QUANT_EMB", "0"}}, request);
   EXPECT_EQ(ReadTextFile(export_dir + "/readme.txt"), "hello");

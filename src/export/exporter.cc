@@ -83,19 +83,6 @@ void WriteArtifactSet(const ExportStaging& staging, const ExportFeatureSet& set,
 
 }  // namespace
 
-std::vector<std::string> SplitAssetFiles(const std::string& asset_files) {
-  std::vector<std::string> result;
-  size_t start = 0;
-  while (start <= asset_files.size()) {
-    size_t comma = asset_files.find(',', start);
-    if (comma == std::string::npos) comma = asset_files.size();
-    std::string part = asset_files.substr(start, comma - start);
-    if (!part.empty()) result.push_back(std::move(part));
-    start = comma + 1;
-  }
-  return result;
-}
-
 void Export(const ExportRequest& request, const EnvLookup& env_lookup) {
   // Everything that can be refused cheaply is checked first.
   const ExportEnv env = ReadExportEnv(env_lookup);

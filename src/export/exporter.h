@@ -42,7 +42,6 @@ struct ExportRequest {
 };
 
 // "a,b" -> {"a", "b"}; empty parts are dropped.
-std::vector<std::string> SplitAssetFiles(const std::string& asset_files);
 
 // Runs the export; throws tzrec::Error / ConfigError on failure, leaving no
 // export_dir behind.

@@ -27,16 +27,8 @@ struct ModelExporter::State {
 namespace {
 
 // The storage of tables for QUANT_EMB (pooled) or QUANT_EC_EMB (sequence).
-models::TableStorage TableStorageFor(const std::optional<QuantDtype>& quant) {
-  if (!quant) return models::TableStorage::kFp32;
-  switch (*quant) {
-    case QuantDtype::kFp32: return models::TableStorage::kFp32;
-    case QuantDtype::kFp16: return models::TableStorage::kFp16;
-    case QuantDtype::kInt8: return models::TableStorage::kInt8;
-    case QuantDtype::kInt4: return models::TableStorage::kInt4;
-    case QuantDtype::kInt2: return models::TableStorage::kInt2;
-  }
-  return models::TableStorage::kFp32;
+models::TableStorage TableStorageFor(const std::optional<models::TableStorage>& quant) {
+  return quant.value_or(models::TableStorage::kFp32);
 }
 
 }  // namespace
@@ -51,7 +43,7 @@ ModelExporter::ModelExporter(const protos::EasyRecConfig& config,
   spdlog::info("pooled embedding tables: {}{}", models::TableStorageName(state_->pooled_storage),
                env.quant_emb ? "" : " (QUANT_EMB=0)");
   if (env.quant_ec_emb) {
-    spdlog::info("sequence embedding tables: {} (QUANT_EC_EMB)", QuantDtypeName(*env.quant_ec_emb));
+    spdlog::info("sequence embedding tables: {} (QUANT_EC_EMB)", models::TableStorageName(*env.quant_ec_emb));
   }
   state_->reader = checkpoint::OpenModelState(
       checkpoint.path, checkpoint::UseDenseEma(config.export_config(), config.train_config()));
@@ -69,7 +61,7 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
   const std::string type = ModelType(state_->config.model_config());
   if (set.subdir.empty()) {
     model = models::BuildModel(state_->config, state_->features, options);
-  } else if (ModelFamily(type) == "match") {
+  } else if (FamilyOf(type) == ModelFamily::kMatch) {
     // user/ and item/: one tower each, with the full model's state-dict names.
     model = models::BuildMatchTower(state_->config, state_->features, set.subdir, options);
   } else {

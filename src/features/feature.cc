@@ -4,27 +4,13 @@
 #include <cctype>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace tzrec {
 
 const char* PoolingName(Pooling pooling) { return pooling == Pooling::kMean ? "mean" : "sum"; }
 
 namespace {
-
-// Python's str.split(":"), which keeps empty pieces.
-std::vector<std::string> SplitColon(const std::string& text) {
-  std::vector<std::string> pieces;
-  size_t start = 0;
-  while (true) {
-    const size_t pos = text.find(':', start);
-    if (pos == std::string::npos) {
-      pieces.push_back(text.substr(start));
-      return pieces;
-    }
-    pieces.push_back(text.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 bool IsKnownSide(const std::string& side) {
   return side == "user" || side == "item" || side == "context" || side == "feature" ||
@@ -110,7 +96,8 @@ const std::vector<FeatureInput>& Feature::side_inputs() const {
   }
   std::vector<FeatureInput> inputs;
   for (const std::string& text : *raw) {
-    const std::vector<std::string> pieces = SplitColon(text);
+    std::vector<std::string> pieces;
+    for (std::string_view piece : SplitExact(text, ":")) pieces.emplace_back(piece);  // str.split(":")
     if (pieces.size() != 2 || !IsKnownSide(pieces[0])) {
       FailConfig("{} has invalid fg input name '{}'; expected side:name with side one of "
                  "user, item, context, feature, const",

@@ -129,7 +129,7 @@ std::vector<TaskTowerSpec> ReadTaskTowers(const protos::EasyRecConfig& config) {
 
 std::map<std::string, TaskLossWeighting> TaskLossWeightings(const protos::EasyRecConfig& config) {
   std::map<std::string, TaskLossWeighting> out;
-  if (ModelFamily(ModelType(config.model_config())) != "multi_task_rank") return out;
+  if (FamilyOf(ModelType(config.model_config())) != ModelFamily::kMultiTaskRank) return out;
   for (const TaskTowerSpec& spec : ReadTaskTowers(config)) out[spec.task.suffix] = spec.weighting;
   return out;
 }

@@ -1,8 +1,7 @@
 #include "predict/faiss_index.h"
 
-#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVFFlat.h>
+#include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
 #include <charconv>
@@ -76,55 +75,75 @@ Embeddings ReadEmbeddings(const FaissIndexOptions& options) {
   return out;
 }
 
-std::unique_ptr<faiss::Index> NewIndex(const FaissIndexOptions& options, int64_t dim,
-                                       std::unique_ptr<faiss::Index>& quantizer) {
+}  // namespace
+
+std::string IndexFactoryString(const FaissIndexOptions& options, faiss::MetricType* metric) {
   const std::string& type = options.index_type;
-  auto ends_with = [&](const char* suffix) {
-    return type.size() >= 2 && type.compare(type.size() - 2, 2, suffix) == 0;
-  };
-  if (!ends_with("IP") && !ends_with("L2")) {
-    FailConfig("--index_type {} is unknown (IVFFlatIP, HNSWFlatIP, FlatIP, IVFFlatL2, HNSWFlatL2, FlatL2)", type);
-  }
-  const faiss::MetricType metric = ends_with("IP") ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
-  const std::string kind = type.substr(0, type.size() - 2);
-  if (kind == "Flat") {
-    if (metric == faiss::METRIC_INNER_PRODUCT) return std::make_unique<faiss::IndexFlatIP>(dim);
-    return std::make_unique<faiss::IndexFlatL2>(dim);
-  }
-  if (kind == "IVFFlat") {
-    if (metric == faiss::METRIC_INNER_PRODUCT) {
-      quantizer = std::make_unique<faiss::IndexFlatIP>(dim);
-    } else {
-      quantizer = std::make_unique<faiss::IndexFlatL2>(dim);
-    }
-    return std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, options.ivf_nlist, metric);
-  }
-  if (kind == "HNSWFlat") {
-    auto index = std::make_unique<faiss::IndexHNSWFlat>(dim, options.hnsw_m, metric);
-    index->hnsw.efConstruction = options.hnsw_ef_construction;
-    return index;
+  const std::string suffix = type.size() >= 2 ? type.substr(type.size() - 2) : "";
+  const std::string kind = type.substr(0, type.size() - suffix.size());
+  if ((suffix == "IP" || suffix == "L2") && (kind == "Flat" || kind == "IVFFlat" || kind == "HNSWFlat")) {
+    *metric = suffix == "IP" ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+    if (kind == "IVFFlat") return fmt::format("IVF{},Flat", options.ivf_nlist);
+    if (kind == "HNSWFlat") return fmt::format("HNSW{},Flat", options.hnsw_m);
+    return "Flat";
   }
   FailConfig("--index_type {} is unknown (IVFFlatIP, HNSWFlatIP, FlatIP, IVFFlatL2, HNSWFlatL2, FlatL2)", type);
 }
 
-}  // namespace
-
-FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
-  if (options.index_output_dir.empty()) FailConfig("--index_output_dir is required");
+ItemIndex BuildItemIndex(const FaissIndexOptions& options) {
+  faiss::MetricType metric = faiss::METRIC_L2;
+  const std::string factory = IndexFactoryString(options, &metric);
   Embeddings embeddings = ReadEmbeddings(options);
   const auto n = static_cast<int64_t>(embeddings.ids.size());
-
-  std::unique_ptr<faiss::Index> quantizer;
-  std::unique_ptr<faiss::Index> index = NewIndex(options, embeddings.dim, quantizer);
-  spdlog::info("building {} index over {} embeddings of dim {}", options.index_type, n, embeddings.dim);
-  if (!index->is_trained) {
+  ItemIndex out;
+  out.index.reset(faiss::index_factory(static_cast<int>(embeddings.dim), factory.c_str(), metric));
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(out.index.get())) {
+    hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
+  }
+  spdlog::info("building {} index ({}) over {} embeddings of dim {}", options.index_type, factory, n,
+               embeddings.dim);
+  if (!out.index->is_trained) {
     if (n < options.ivf_nlist) {
       FailConfig("--index_type {} needs at least --ivf_nlist={} embeddings to train, got {}; lower --ivf_nlist",
                  options.index_type, options.ivf_nlist, n);
     }
-    index->train(n, embeddings.values.data());
+    out.index->train(n, embeddings.values.data());
   }
-  index->add(n, embeddings.values.data());
+  out.index->add(n, embeddings.values.data());
+  out.ids = std::move(embeddings.ids);
+  return out;
+}
+
+ItemIndex ReadItemIndex(const std::string& dir) {
+  const fs::path index_path = fs::path(dir) / "faiss_index";
+  const fs::path ids_path = fs::path(dir) / "id_mapping";
+  for (const fs::path& p : {index_path, ids_path}) {
+    if (!fs::is_regular_file(p)) {
+      Fail("{} does not exist (--index_input_dir must hold what create_faiss_index writes)", p.string());
+    }
+  }
+  ItemIndex out;
+  try {
+    out.index.reset(faiss::read_index(index_path.c_str()));
+  } catch (const std::exception& e) {
+    Fail("{}: not a FAISS index ({})", index_path.string(), e.what());
+  }
+  std::ifstream in(ids_path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.ids.push_back(std::move(line));
+  }
+  if (static_cast<int64_t>(out.ids.size()) != out.index->ntotal) {
+    Fail("{} has {} ids but {} holds {} vectors", ids_path.string(), out.ids.size(), index_path.string(),
+         out.index->ntotal);
+  }
+  return out;
+}
+
+FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
+  if (options.index_output_dir.empty()) FailConfig("--index_output_dir is required");
+  const ItemIndex built = BuildItemIndex(options);
+  faiss::Index* index = built.index.get();
 
   // Both files appear under their final names only once both are complete.
   fs::create_directories(options.index_output_dir);
@@ -132,9 +151,9 @@ FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
   const std::string suffix = ".tmp-" + std::to_string(::getpid());
   const fs::path index_tmp = dir / ("faiss_index" + suffix), ids_tmp = dir / ("id_mapping" + suffix);
   try {
-    faiss::write_index(index.get(), index_tmp.c_str());
+    faiss::write_index(index, index_tmp.c_str());
     std::ofstream ids(ids_tmp);
-    for (const std::string& id : embeddings.ids) ids << id << '\n';
+    for (const std::string& id : built.ids) ids << id << '\n';
     ids.close();
     if (!ids) Fail("cannot write {}", ids_tmp.string());
     fs::rename(index_tmp, dir / "faiss_index");
@@ -145,7 +164,7 @@ FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
     fs::remove(ids_tmp, ec);
     throw;
   }
-  return {n, embeddings.dim};
+  return {index->ntotal, index->d};
 }
 
 }  // namespace tzrec::predict

@@ -5,7 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include <faiss/Index.h>
 
 namespace tzrec::predict {
 
@@ -27,9 +31,26 @@ struct FaissIndexSummary {
   int64_t dim = 0;
 };
 
-// Reads the embeddings, builds and writes the index. Errors name the file and
-// line of a malformed embedding, a missing column, an unknown index type, or
-// too few embeddings to train an IVF index.
+// An index over item embeddings in memory: row i of `index` is item ids[i].
+struct ItemIndex {
+  std::unique_ptr<faiss::Index> index;
+  std::vector<std::string> ids;
+};
+
+// faiss::index_factory's description of an index type (upstream's names:
+// IVFFlatIP -> "IVF<nlist>,Flat", HNSWFlatIP -> "HNSW<m>,Flat", FlatIP ->
+// "Flat"; the suffix, IP or L2, is the metric). ConfigError for other names.
+std::string IndexFactoryString(const FaissIndexOptions& options, faiss::MetricType* metric);
+
+// Reads the embeddings and builds (trains, fills) the index. Errors name the
+// file and line of a malformed embedding, a missing column, an unknown index
+// type, or too few embeddings to train an IVF index.
+ItemIndex BuildItemIndex(const FaissIndexOptions& options);
+
+// What CreateFaissIndex wrote to `dir`, read back (errors name the file).
+ItemIndex ReadItemIndex(const std::string& dir);
+
+// BuildItemIndex, then writes it to index_output_dir.
 FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options);
 
 }  // namespace tzrec::predict

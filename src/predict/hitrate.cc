@@ -2,8 +2,6 @@
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
-#include <faiss/index_io.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -18,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "data/batch_iterator.h"
 #include "data/csv_reader.h"
 #include "predict/faiss_index.h"
@@ -29,75 +28,10 @@ namespace fs = std::filesystem;
 namespace tzrec::predict {
 namespace {
 
-struct ItemIndex {
-  std::unique_ptr<faiss::Index> index;
-  std::vector<std::string> ids;  // row i of the index -> ids[i]
-};
-
-ItemIndex ReadIndexDir(const std::string& dir) {
-  const fs::path index_path = fs::path(dir) / "faiss_index";
-  const fs::path ids_path = fs::path(dir) / "id_mapping";
-  for (const fs::path& p : {index_path, ids_path}) {
-    if (!fs::is_regular_file(p)) {
-      Fail("{} does not exist (--index_input_dir must hold what create_faiss_index writes)", p.string());
-    }
-  }
-  ItemIndex out;
-  try {
-    out.index.reset(faiss::read_index(index_path.c_str()));
-  } catch (const std::exception& e) {
-    Fail("{}: not a FAISS index ({})", index_path.string(), e.what());
-  }
-  std::ifstream in(ids_path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.ids.push_back(std::move(line));
-  }
-  if (static_cast<int64_t>(out.ids.size()) != out.index->ntotal) {
-    Fail("{} has {} ids but {} holds {} vectors", ids_path.string(), out.ids.size(), index_path.string(),
-         out.index->ntotal);
-  }
-  return out;
-}
-
-// Upstream's tool builds the index from the item embeddings itself; reuse
-// create_faiss_index's builder through a private temporary directory.
-ItemIndex BuildIndex(const HitrateOptions& options) {
-  std::string pattern = (fs::temp_directory_path() / "tzrec_hitrate_XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a temporary directory {}", pattern);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{pattern};
-  FaissIndexOptions build;
-  build.embedding_input_path = options.item_embedding_input;
-  build.index_output_dir = pattern;
-  build.id_field = options.item_id_field;
-  build.embedding_field = options.item_embedding_field;
-  build.index_type = options.index_type;
-  build.ivf_nlist = options.ivf_nlist;
-  CreateFaissIndex(build);
-  return ReadIndexDir(pattern);
-}
-
 // "a,b,c" -> parts; an empty text has no parts.
 std::vector<std::string_view> Split(std::string_view text, char sep) {
-  std::vector<std::string_view> parts;
-  if (text.empty()) return parts;
-  size_t pos = 0;
-  while (true) {
-    size_t end = text.find(sep, pos);
-    if (end == std::string_view::npos) {
-      parts.push_back(text.substr(pos));
-      break;
-    }
-    parts.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return parts;
+  if (text.empty()) return {};
+  return SplitExact(text, std::string_view(&sep, 1));
 }
 
 float ParseFloat(std::string_view text, const std::string& where) {
@@ -184,7 +118,19 @@ HitrateSummary ComputeHitrate(const HitrateOptions& options) {
   std::optional<AtomicOutputFile> total_file;
   if (!options.total_hitrate_output.empty()) total_file.emplace(options.total_hitrate_output);
 
-  ItemIndex items = options.index_input_dir.empty() ? BuildIndex(options) : ReadIndexDir(options.index_input_dir);
+  // Upstream's tool builds the index from the item embeddings itself: in memory.
+  ItemIndex items;
+  if (options.index_input_dir.empty()) {
+    FaissIndexOptions build;
+    build.embedding_input_path = options.item_embedding_input;
+    build.id_field = options.item_id_field;
+    build.embedding_field = options.item_embedding_field;
+    build.index_type = options.index_type;
+    build.ivf_nlist = options.ivf_nlist;
+    items = BuildItemIndex(build);
+  } else {
+    items = ReadItemIndex(options.index_input_dir);
+  }
   if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(items.index.get())) {
     ivf->nprobe = static_cast<size_t>(std::min<int64_t>(options.ivf_nprobe, ivf->nlist));
   }

@@ -151,19 +151,6 @@ class StageTimer {
 
 }  // namespace
 
-std::vector<std::string> SplitColumnList(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream parts(text);
-  std::string item;
-  while (std::getline(parts, item, ',')) {
-    const auto begin = item.find_first_not_of(" \t");
-    if (begin == std::string::npos) continue;
-    const auto end = item.find_last_not_of(" \t");
-    out.push_back(item.substr(begin, end - begin + 1));
-  }
-  return out;
-}
-
 PredictSummary Predict(const PredictRequest& request) {
   if (request.pipeline_config_path.empty() && request.scripted_model_path.empty()) {
     FailConfig("predict needs --scripted_model_path (an export directory) or --pipeline_config_path");

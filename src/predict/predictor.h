@@ -58,9 +58,6 @@ struct PredictSummary {
   std::string model_source;          // "export dir ...", "checkpoint ..."
 };
 
-// "a, b,c" -> {"a", "b", "c"} (spaces trimmed, empty parts dropped).
-std::vector<std::string> SplitColumnList(const std::string& text);
-
 // Runs the prediction; throws tzrec::Error / ConfigError on failure.
 PredictSummary Predict(const PredictRequest& request);
 

@@ -260,11 +260,6 @@ std::string* PredictTest::config_path_ = nullptr;
 std::string* PredictTest::data_path_ = nullptr;
 std::string* PredictTest::export_dir_ = nullptr;
 
-TEST(SplitColumnListTest, TrimsAndDropsEmpty) {
-  EXPECT_EQ(SplitColumnList(" a, b ,,c"), (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_TRUE(SplitColumnList("").empty());
-}
-
 TEST_F(PredictTest, CheckpointPredictionsMatchTheModelRowByRow) {
   PredictRequest request = CheckpointRequest("ckpt.csv");
   request.reserved_columns = {"request_id", "note", "label"};

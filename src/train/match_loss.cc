@@ -18,7 +18,7 @@ at::Tensor Similarity(const c10::Dict<std::string, at::Tensor>& predictions, con
 
 std::optional<MatchObjective> MatchObjectiveOf(const protos::EasyRecConfig& config) {
   const std::string type = ModelType(config.model_config());
-  if (ModelFamily(type) != "match") return std::nullopt;
+  if (FamilyOf(type) != ModelFamily::kMatch) return std::nullopt;
   MatchObjective objective;
   const google::protobuf::Message* model = ModelMessage(config.model_config());
   const auto* field = model->GetDescriptor()->FindFieldByName("in_batch_negative");

@@ -15,7 +15,7 @@ const at::Tensor& Column(const models::TensorMap& batch, const std::string& name
 }  // namespace
 
 TaskLossWeights::TaskLossWeights(const protos::EasyRecConfig& config) {
-  multi_task_ = ModelFamily(ModelType(config.model_config())) == "multi_task_rank";
+  multi_task_ = FamilyOf(ModelType(config.model_config())) == ModelFamily::kMultiTaskRank;
   if (multi_task_) by_suffix_ = models::TaskLossWeightings(config);
 }
 

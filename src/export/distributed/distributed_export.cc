@@ -24,11 +24,11 @@ namespace fs = std::filesystem;
 
 void CheckDistributedExportable(const protos::EasyRecConfig& config) {
   const std::string type = ModelType(config.model_config());
-  const std::string family = ModelFamily(type);
-  if (family == "match" || family == "tdm") {
+  const ModelFamily family = FamilyOf(type);
+  if (family == ModelFamily::kMatch || family == ModelFamily::kTdm) {
     FailConfig("USE_DISTRIBUTED_EMBEDDING=1 does not support {} models (model_config.{}): their "
                "export is split per tower; unset USE_DISTRIBUTED_EMBEDDING",
-               family, type);
+               ModelFamilyName(family), type);
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 std::string AwsUriEncode(std::string_view text, bool keep_slash) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -37,4 +37,4 @@ std::string CanonicalQueryString(const QueryParams& params) {
   return out;
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 // Encodes every byte except A-Z a-z 0-9 - . _ ~ as %XX (uppercase hex); '/' is
 // kept when `keep_slash` (object keys in paths) and encoded otherwise.
@@ -21,4 +21,4 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // a parameter without value is written "name=" (as SigV4 canonicalizes it).
 std::string CanonicalQueryString(const QueryParams& params);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

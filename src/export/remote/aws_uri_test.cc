@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 TEST(AwsUriTest, EncodesAllButUnreserved) {
@@ -35,4 +35,4 @@ TEST(AwsUriTest, SortsByEncodedNameThenValue) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 void RunParallel(int threads, const std::vector<std::function<void()>>& tasks) {
   std::atomic<size_t> next{0};
@@ -34,4 +34,4 @@ void RunParallel(int threads, const std::vector<std::function<void()>>& tasks) {
   if (first_error) std::rethrow_exception(first_error);
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

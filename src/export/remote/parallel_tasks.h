@@ -6,8 +6,8 @@
 #include <functional>
 #include <vector>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 void RunParallel(int threads, const std::vector<std::function<void()>>& tasks);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 TEST(ParallelTasksTest, RunsEveryTask) {
@@ -32,4 +32,4 @@ TEST(ParallelTasksTest, FirstFailureStopsNewTasksAndIsRethrown) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

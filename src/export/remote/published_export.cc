@@ -16,7 +16,7 @@
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace fs = std::filesystem;
 
@@ -99,4 +99,4 @@ PublishedExport::~PublishedExport() {
   fs::remove_all(root_, ec);
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

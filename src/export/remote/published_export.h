@@ -14,7 +14,7 @@
 
 #include "export/export_env.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 class PublishedExport {
  public:
@@ -36,4 +36,4 @@ class PublishedExport {
   std::string local_dir_;
 };
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

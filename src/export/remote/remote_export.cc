@@ -22,7 +22,7 @@
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace fs = std::filesystem;
 
@@ -232,4 +232,4 @@ void ExportWithRemotePaths(const exporting::ExportRequest& request,
   spdlog::info("uploaded export to {}", destination->ToString());
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

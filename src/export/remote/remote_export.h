@@ -20,9 +20,9 @@
 #include "export/export_env.h"
 #include "export/exporter.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 void ExportWithRemotePaths(const exporting::ExportRequest& request,
                            const exporting::EnvLookup& env = exporting::ProcessEnv());
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "export/remote/parallel_tasks.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace fs = std::filesystem;
 
@@ -131,4 +131,4 @@ size_t DownloadDirectory(const S3Client& client, const RemoteUrl& source,
   return tasks.size();
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -10,7 +10,7 @@
 #include "export/remote/remote_url.h"
 #include "export/remote/s3_client.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 // Files under `local_dir`, as sorted '/'-separated relative paths.
 std::vector<std::string> ListLocalFiles(const std::string& local_dir);
@@ -33,4 +33,4 @@ void UploadDirectory(const S3Client& client, const std::string& local_dir,
 size_t DownloadDirectory(const S3Client& client, const RemoteUrl& source,
                          const std::string& local_dir);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace {
 
@@ -78,4 +78,4 @@ RemoteUrl ParseRemoteUrl(const std::string& url, const std::string& what) {
   return result;
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 struct RemoteUrl {
   std::string scheme;  // "s3" or "oss"
@@ -29,4 +29,4 @@ bool IsRemoteUrl(const std::string& path);
 // with empty, "." or ".." segments.
 RemoteUrl ParseRemoteUrl(const std::string& url, const std::string& what);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

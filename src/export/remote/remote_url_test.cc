@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 TEST(RemoteUrlTest, ParsesBucketAndKey) {
@@ -53,4 +53,4 @@ TEST(RemoteUrlTest, RecognizesUrlsButNotLocalPaths) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -5,7 +5,7 @@
 
 #include <curl/curl.h>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 bool IsTransientFailure(int curl_code, long http_status) {
   switch (static_cast<CURLcode>(curl_code)) {
@@ -33,4 +33,4 @@ double BackoffSeconds(int next_attempt, double base, double jitter) {
   return full * (0.5 + 0.5 * std::clamp(jitter, 0.0, 1.0));
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -5,7 +5,7 @@
 // cannot change it.
 #pragma once
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 // `curl_code` is a CURLcode (0 = a response arrived, then `http_status` counts).
 bool IsTransientFailure(int curl_code, long http_status);
@@ -15,4 +15,4 @@ bool IsTransientFailure(int curl_code, long http_status);
 // into [0.5, 1) of that so parallel transfers do not retry in lockstep.
 double BackoffSeconds(int next_attempt, double base, double jitter);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -3,7 +3,7 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 TEST(RetryPolicyTest, TransientFailures) {
@@ -42,4 +42,4 @@ TEST(RetryPolicyTest, JitterKeepsAtLeastHalf) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

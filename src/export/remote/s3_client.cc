@@ -21,7 +21,7 @@
 #include "common/file_digest.h"
 #include "export/remote/retry_policy.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace fs = std::filesystem;
 
@@ -428,4 +428,4 @@ void S3Client::Download(const RemoteUrl& url, const std::string& local_path) con
   if (ec) Fail("cannot move {} to {}: {}", partial, local_path, ec.message());
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

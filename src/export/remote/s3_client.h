@@ -19,7 +19,7 @@
 #include "export/remote/s3_settings.h"
 #include "export/remote/s3_xml.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 class S3Client {
  public:
@@ -62,4 +62,4 @@ class S3Client {
 // The XML body of CompleteMultipartUpload for these ETags (parts 1..n).
 std::string CompleteMultipartBody(const std::vector<std::string>& part_etags);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

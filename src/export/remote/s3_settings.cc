@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace {
 
@@ -124,4 +124,4 @@ std::string RequestUrl(const S3Settings& settings, const std::string& bucket,
   return url;
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

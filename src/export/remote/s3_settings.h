@@ -32,7 +32,7 @@
 #include "export/export_env.h"
 #include "export/remote/aws_uri.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 enum class AddressingStyle { kPath, kVirtual };
 
@@ -63,4 +63,4 @@ S3Settings ReadS3Settings(const exporting::EnvLookup& env, const std::string& sc
 std::string RequestUrl(const S3Settings& settings, const std::string& bucket,
                        const std::string& key, const QueryParams& query = {});
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 exporting::EnvLookup Env(std::map<std::string, std::string> values) {
@@ -105,4 +105,4 @@ TEST(S3SettingsTest, TransferKnobs) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 namespace {
 
@@ -101,4 +101,4 @@ std::string ParseUploadId(const std::string& xml) {
   return id;
 }
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

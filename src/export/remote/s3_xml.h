@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 
 struct XmlElement {
   std::string name;  // without namespace (S3 documents use one default namespace)
@@ -47,4 +47,4 @@ ListPage ParseListPage(const std::string& xml);
 // CreateMultipartUpload's UploadId; an Error when absent.
 std::string ParseUploadId(const std::string& xml);
 
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

@@ -6,7 +6,7 @@
 #include "export/remote/s3_client.h"
 #include "export/remote/remote_transfer.h"
 
-namespace tzrec::remote {
+namespace tzrec::exporting::remote {
 namespace {
 
 TEST(S3XmlTest, ListPageWithNamespaceAndPrefixes) {
@@ -64,4 +64,4 @@ TEST(RemoteTransferTest, SplitIntoParts) {
 }
 
 }  // namespace
-}  // namespace tzrec::remote
+}  // namespace tzrec::exporting::remote

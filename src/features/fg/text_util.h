@@ -7,48 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace tzrec::fg {
 
-// Calls fn(part) for each part of `text` split at `sep` (empty parts included).
-template <typename Fn>
-inline void ForEachPart(std::string_view text, char sep, Fn&& fn) {
-  // A plain loop: CSV cells are short, and memchr's call overhead dominates there.
-  const char* p = text.data();
-  const char* end = p + text.size();
-  const char* start = p;
-  for (; p != end; ++p) {
-    if (*p == sep) {
-      fn(std::string_view(start, static_cast<size_t>(p - start)));
-      start = p + 1;
-    }
-  }
-  fn(std::string_view(start, static_cast<size_t>(end - start)));
-}
-
-// Split by a (possibly multi-character) delimiter into `out` (cleared first).
-inline void SplitInto(std::string_view text, std::string_view delim, std::vector<std::string_view>& out) {
-  out.clear();
-  if (delim.size() == 1) {
-    ForEachPart(text, delim[0], [&](std::string_view part) { out.push_back(part); });
-    return;
-  }
-  size_t start = 0;
-  while (true) {
-    size_t hit = text.find(delim, start);
-    if (hit == std::string_view::npos) {
-      out.push_back(text.substr(start));
-      return;
-    }
-    out.push_back(text.substr(start, hit - start));
-    start = hit + delim.size();
-  }
-}
-
-inline std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
+// ForEachPart, SplitInto and Trim: common/strings.h (found from tzrec::fg as
+// members of the enclosing namespace).
 
 // Digits-only integer fast path; false when `s` is anything else (or would
 // overflow), so the caller falls back to the general parser.

@@ -81,17 +81,6 @@ const char* kTableForward[] = {
 
 }  // namespace
 
-const char* TableStorageName(TableStorage storage) {
-  switch (storage) {
-    case TableStorage::kFp32: return "FP32";
-    case TableStorage::kFp16: return "FP16";
-    case TableStorage::kInt8: return "INT8";
-    case TableStorage::kInt4: return "INT4";
-    case TableStorage::kInt2: return "INT2";
-  }
-  return "?";
-}
-
 const std::vector<int64_t>& EmbeddingGroupLayout::dims(const std::string& group,
                                                         const std::string& model) const {
   auto it = group_dims.find(group);

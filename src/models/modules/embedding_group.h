@@ -55,17 +55,9 @@
 
 #include "config/protos/model.pb.h"
 #include "features/feature.h"
+#include "models/modules/table_storage.h"
 
 namespace tzrec::models {
-
-// How tables are stored: FP32 for training; the rest are export forms
-// (QUANT_EMB / QUANT_EC_EMB): FP16 halves rows and widens the looked-up rows
-// to float; INT8/INT4/INT2 are PyTorch's row-wise quantized embedding-bag
-// formats. All of them run on stock PyTorch operators.
-enum class TableStorage { kFp32, kFp16, kInt8, kInt4, kInt2 };
-
-// "FP32", "FP16", "INT8", "INT4", "INT2".
-const char* TableStorageName(TableStorage storage);
 
 struct EmbeddingGroupOptions {
   uint32_t wide_embedding_dim = 4;
