@@ -28,6 +28,13 @@
 namespace tzrec::exporting {
 namespace {
 
+using artifacts::ExportManifest;
+using artifacts::kExportManifestFile;
+using artifacts::ListArtifacts;
+using artifacts::ManifestEntry;
+using artifacts::ManifestFromJson;
+using artifacts::RequireCompleteExport;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing::ErrorOf;

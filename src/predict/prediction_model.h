@@ -9,12 +9,12 @@
 
 #include <torch/script.h>
 
+#include "artifacts/exported_model.h"
 #include "config/protos/pipeline.pb.h"
 #include "features/feature_factory.h"
 #include "features/fg/fg_engine.h"
 #include "features/fg/fg_spec.h"
 #include "models/model.h"
-#include "predict/distributed_model.h"
 
 namespace tzrec::predict {
 
@@ -52,15 +52,9 @@ class PredictionModel {
   std::vector<fg::FeatureSpec> fg_specs_;
   fg::FgEngineOptions fg_options_;
   // Exactly one of these is set.
-  std::unique_ptr<torch::jit::Module> scripted_;
+  std::unique_ptr<artifacts::ExportedModel> exported_;
   std::unique_ptr<models::Model> model_;
   FeatureList features_;  // the checkpoint model's features, kept alive with it
-  // A distributed-embedding export: the scripted model is the dense graph and
-  // this looks its embedding inputs up from the export's sparse/ shards.
-  std::unique_ptr<DistributedEmbeddings> embeddings_;
-  // Exported with INPUT_TILE: inputs get "batch_size" = 1 (no tiling; every
-  // feature already has one row per input row), as upstream's predict does.
-  bool input_tile_ = false;
 };
 
 }  // namespace tzrec::predict

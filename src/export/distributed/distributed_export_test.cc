@@ -16,8 +16,8 @@
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "export/distributed/dense_graph.h"
-#include "export/distributed/npz_reader.h"
-#include "export/distributed/row_quant.h"
+#include "artifacts/npz_reader.h"
+#include "artifacts/row_quant.h"
 #include "export/distributed/sparse_tables.h"
 #include "common/test_support.h"
 #include "features/feature_factory.h"
@@ -26,6 +26,9 @@
 
 namespace tzrec::exporting::distributed {
 namespace {
+
+using artifacts::DequantizeRows;
+using artifacts::ReadNpz;
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;

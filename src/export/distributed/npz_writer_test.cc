@@ -8,11 +8,13 @@
 #include <ATen/ATen.h>
 
 #include "common/error.h"
-#include "export/distributed/npz_reader.h"
+#include "artifacts/npz_reader.h"
 #include "common/test_support.h"
 
 namespace tzrec::exporting::distributed {
 namespace {
+
+using artifacts::ReadNpz;
 
 using ::testing::HasSubstr;
 using testing::ErrorOf;

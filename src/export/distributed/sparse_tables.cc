@@ -11,10 +11,15 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "export/distributed/npz_writer.h"
-#include "export/distributed/row_quant.h"
+#include "artifacts/row_quant.h"
 #include "features/python_json.h"
 
 namespace tzrec::exporting::distributed {
+using artifacts::QuantRowBytes;
+using artifacts::QuantizeRows;
+using artifacts::CheckFiniteRows;
+using artifacts::CheckQuantDim;
+using artifacts::kQuantFormat;
 
 namespace fs = std::filesystem;
 

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kManifestFile = exporting::kExportManifestFile;
+constexpr const char* kManifestFile = artifacts::kExportManifestFile;
 
 bool ObjectExists(const S3Client& client, const RemoteUrl& url) {
   const ListPage page = client.List(url.scheme, url.bucket, url.key);
@@ -63,14 +63,14 @@ std::unique_ptr<PublishedExport> PublishedExport::Fetch(const std::string& url_t
 
   const std::string manifest_path = (fs::path(pattern) / kManifestFile).string();
   client.Download(export_root.Child(kManifestFile), manifest_path);
-  std::vector<exporting::ManifestEntry> wanted;
-  for (exporting::ManifestEntry& file : exporting::ReadExportManifest(manifest_path).files) {
+  std::vector<artifacts::ManifestEntry> wanted;
+  for (artifacts::ManifestEntry& file : artifacts::ReadExportManifest(manifest_path).files) {
     if (tower.empty() || file.path.rfind(tower + "/", 0) == 0) wanted.push_back(std::move(file));
   }
   if (wanted.empty()) Fail("{}: {} lists no file here", url.ToString(), kManifestFile);
 
   std::vector<std::function<void()>> tasks;
-  for (const exporting::ManifestEntry& file : wanted) {
+  for (const artifacts::ManifestEntry& file : wanted) {
     for (const auto& part : fs::path(file.path)) {
       if (part == ".." || part == "." || fs::path(file.path).is_absolute()) {
         Fail("{}: manifest path {} leaves the export", export_root.ToString(), file.path);

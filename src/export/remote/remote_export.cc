@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kManifestFile = exporting::kExportManifestFile;
+constexpr const char* kManifestFile = artifacts::kExportManifestFile;
 
 // The local directory an export with remote paths works in; removed with it.
 class WorkDir {
@@ -139,11 +139,11 @@ std::string FetchChosenCheckpoint(const S3Client& client, const RemoteUrl& model
 // in the work directory; the uploaded one names the remote checkpoint.
 void NameRemoteCheckpoint(const std::string& staged, const std::string& remote_checkpoint) {
   if (remote_checkpoint.empty()) return;
-  const std::string path = (fs::path(staged) / exporting::kExportManifestFile).string();
-  exporting::ExportManifest manifest = exporting::ReadExportManifest(path);
+  const std::string path = (fs::path(staged) / artifacts::kExportManifestFile).string();
+  artifacts::ExportManifest manifest = artifacts::ReadExportManifest(path);
   manifest.checkpoint_path = remote_checkpoint;
   std::ofstream out(path, std::ios::trunc);
-  out << exporting::ManifestToJson(manifest);
+  out << artifacts::ManifestToJson(manifest);
   if (!out.flush()) Fail("cannot write {}", path);
 }
 

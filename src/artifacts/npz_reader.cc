@@ -1,4 +1,4 @@
-#include "export/distributed/npz_reader.h"
+#include "artifacts/npz_reader.h"
 
 #include <zip.h>
 
@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::exporting::distributed {
+namespace tzrec::artifacts {
 
 namespace {
 
@@ -113,4 +113,4 @@ std::map<std::string, NpyArray> ReadNpz(const std::string& path) {
   return arrays;
 }
 
-}  // namespace tzrec::exporting::distributed
+}  // namespace tzrec::artifacts

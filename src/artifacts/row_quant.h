@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string>
 
-namespace tzrec::exporting::distributed {
+namespace tzrec::artifacts {
 
 inline constexpr char kQuantFormat[] = "QUint8RowwiseF16";
 // Bytes of scale + offset after the codes.
@@ -45,4 +45,4 @@ void DequantizeRows(const uint8_t* in, int64_t rows, int64_t dim, float* out);
 void CheckFiniteRows(const float* in, int64_t rows, int64_t dim, const std::string& table,
                      int64_t first_row);
 
-}  // namespace tzrec::exporting::distributed
+}  // namespace tzrec::artifacts

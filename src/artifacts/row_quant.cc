@@ -1,4 +1,4 @@
-#include "export/distributed/row_quant.h"
+#include "artifacts/row_quant.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 
-namespace tzrec::exporting::distributed {
+namespace tzrec::artifacts {
 
 namespace {
 
@@ -101,4 +101,4 @@ void DequantizeRows(const uint8_t* in, int64_t rows, int64_t dim, float* out) {
   }
 }
 
-}  // namespace tzrec::exporting::distributed
+}  // namespace tzrec::artifacts

@@ -23,7 +23,7 @@
 #include "features/feature_factory.h"
 #include "models/model.h"
 
-namespace tzrec::predict {
+namespace tzrec::artifacts {
 
 class DistributedEmbeddings {
  public:
@@ -70,4 +70,4 @@ class DistributedEmbeddings {
   std::vector<Input> inputs_;
 };
 
-}  // namespace tzrec::predict
+}  // namespace tzrec::artifacts

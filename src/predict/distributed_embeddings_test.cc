@@ -1,6 +1,6 @@
 // Prediction on a distributed-embedding export: embeddings looked up from the
 // npz shards and fed to the dense graph reproduce the checkpoint model.
-#include "predict/distributed_model.h"
+#include "artifacts/distributed_embeddings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -23,6 +23,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::ErrorOf;
 using testing::ScratchDir;
+using artifacts::DistributedEmbeddings;
 
 exporting::EnvLookup Env(std::map<std::string, std::string> values) {
   return [values](const std::string& name) -> std::optional<std::string> {

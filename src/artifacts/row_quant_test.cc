@@ -1,4 +1,4 @@
-#include "export/distributed/row_quant.h"
+#include "artifacts/row_quant.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include "common/error.h"
 #include "common/test_support.h"
 
-namespace tzrec::exporting::distributed {
+namespace tzrec::artifacts {
 namespace {
 
 using ::testing::HasSubstr;
@@ -99,4 +99,4 @@ TEST(RowQuantTest, OddDimsAreRefused) {
 }
 
 }  // namespace
-}  // namespace tzrec::exporting::distributed
+}  // namespace tzrec::artifacts

@@ -1,4 +1,4 @@
-#include "predict/distributed_model.h"
+#include "artifacts/distributed_embeddings.h"
 
 #include <filesystem>
 #include <fstream>
@@ -9,13 +9,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
-#include "export/distributed/npz_reader.h"
-#include "export/distributed/row_quant.h"
+#include "artifacts/npz_reader.h"
+#include "artifacts/row_quant.h"
 
-namespace tzrec::predict {
+namespace tzrec::artifacts {
 
 namespace fs = std::filesystem;
-using exporting::distributed::NpyArray;
+
 
 namespace {
 
@@ -81,7 +81,7 @@ DistributedEmbeddings::DistributedEmbeddings(const std::string& export_dir,
   auto shard_arrays = [&](const std::string& file) -> std::map<std::string, NpyArray>& {
     auto it = loaded.find(file);
     if (it == loaded.end()) {
-      it = loaded.emplace(file, exporting::distributed::ReadNpz((sparse / file).string())).first;
+      it = loaded.emplace(file, ReadNpz((sparse / file).string())).first;
     }
     return it->second;
   };
@@ -111,7 +111,7 @@ DistributedEmbeddings::DistributedEmbeddings(const std::string& export_dir,
       arrays.erase(it);  // the table takes it over
     }
     table.data = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
-    const int64_t width = table.quantized ? exporting::distributed::QuantRowBytes(table.dim) : table.dim;
+    const int64_t width = table.quantized ? QuantRowBytes(table.dim) : table.dim;
     if (table.data.dim() != 2 || table.data.size(0) != rows || table.data.size(1) != width) {
       Fail("{}: table {} has shape {} in its shards, expected [{}, {}]", (sparse / kEmbeddingMeta).string(),
            name, c10::str(table.data.sizes()), rows, width);
@@ -163,7 +163,7 @@ at::Tensor DistributedEmbeddings::Rows(const std::string& name, const at::Tensor
   if (!table.quantized) return rows;
   at::Tensor out = at::empty({rows.size(0), table.dim});
   const at::Tensor stored = rows.contiguous();
-  exporting::distributed::DequantizeRows(stored.data_ptr<uint8_t>(), rows.size(0), table.dim,
+  DequantizeRows(stored.data_ptr<uint8_t>(), rows.size(0), table.dim,
                                          out.data_ptr<float>());
   return out;
 }
@@ -227,4 +227,4 @@ void DistributedEmbeddings::AddEmbeddings(const models::TensorMap& inputs,
   }
 }
 
-}  // namespace tzrec::predict
+}  // namespace tzrec::artifacts

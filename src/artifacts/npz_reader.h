@@ -10,7 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
-namespace tzrec::exporting::distributed {
+namespace tzrec::artifacts {
 
 struct NpyArray {
   std::string descr;           // "<f4", "|u1", ...
@@ -27,4 +27,4 @@ NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std
 // Every array of `path` by name (entry name without ".npy").
 std::map<std::string, NpyArray> ReadNpz(const std::string& path);
 
-}  // namespace tzrec::exporting::distributed
+}  // namespace tzrec::artifacts
