@@ -1,32 +1,24 @@
 #include "data/negative_sampler.h"
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/test_support.h"
 #include "data/batch_iterator.h"
 
 namespace tzrec::data {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 class NegativeSamplerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("negative_sampler_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string Write(const std::string& name, const std::string& text) {
-    std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
+    testing::WriteTextFile(dir_ / name, text);
+    return dir_ / name;
   }
   protos::NegativeSampler Config(const std::string& path, int num_sample) {
     protos::NegativeSampler config;
@@ -51,7 +43,7 @@ class NegativeSamplerTest : public ::testing::Test {
     }
     return counts;
   }
-  fs::path dir_;
+  testing::ScratchDir dir_;
 };
 
 // Upstream's table: a typed header, then id, weight, attrs joined by ':'.

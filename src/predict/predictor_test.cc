@@ -23,6 +23,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
+#include "common/test_support.h"
 #include "config/pipeline_config.h"
 #include "data/batch_iterator.h"
 #include "data/data_options.h"
@@ -150,15 +151,7 @@ std::optional<std::string> Fp32Env(const std::string& name) {
   return std::nullopt;
 }
 
-template <typename Body>
-std::string ErrorOf(Body&& body) {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::ErrorOf;
 
 class PredictTest : public ::testing::Test {
  protected:
