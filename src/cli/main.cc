@@ -1,16 +1,29 @@
-// The `tzrec` binary: dispatches to the registered subcommands and turns every
+// The `tzrec` binaries: dispatch to the registered subcommands and turn every
 // error into one line on stderr and a non-zero exit code.
+//
+// Built twice (CMakeLists.txt): tzrec-full (TZREC_FULL) with every subcommand,
+// and tzrec with the config-only ones, which never load libtorch; tzrec execs
+// tzrec-full (from its own directory, same arguments) for everything else,
+// --help included, so that one command line works the same either way.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/subcommand.h"
 #include "common/error.h"
+#ifdef TZREC_FULL
 #include "data/tensor_memory.h"
+#endif
 
 namespace tzrec::cli {
 
@@ -26,9 +39,40 @@ bool Register(Subcommand subcommand) {
 
 }  // namespace tzrec::cli
 
+namespace {
+
+#ifndef TZREC_FULL
+// Whether this binary runs `argv` itself: a subcommand it registered.
+bool RunsHere(int argc, char** argv) {
+  if (argc < 2) return false;
+  for (const auto& sub : tzrec::cli::Registry()) {
+    if (sub.name == argv[1]) return true;
+  }
+  return false;
+}
+
+// Replaces this process with tzrec-full from this binary's directory.
+int ExecFull(char** argv) {
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  path = path.substr(0, path.rfind('/') + 1) + "tzrec-full";
+  ::execv(path.c_str(), argv);
+  std::fprintf(stderr, "tzrec: error: cannot run %s: %s (tzrec-full belongs beside tzrec)\n", path.c_str(),
+               std::strerror(errno));
+  return tzrec::kExitFailure;
+}
+#endif
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace tzrec;
+#ifdef TZREC_FULL
   data::InstallTensorMemoryPolicy();
+#else
+  if (!RunsHere(argc, argv)) return ExecFull(argv);
+#endif
   spdlog::set_default_logger(spdlog::stderr_color_st("tzrec"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
 
