@@ -4,41 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "config/proto_fields.h"
+
 namespace tzrec {
 namespace {
 
 namespace pb = google::protobuf;
-
-const pb::FieldDescriptor* Field(const pb::Message& msg, const char* name) {
-  return msg.GetDescriptor()->FindFieldByName(name);
-}
-
-bool Has(const pb::Message& msg, const char* name) {
-  const auto* field = Field(msg, name);
-  if (field == nullptr) return false;
-  const auto* refl = msg.GetReflection();
-  return field->is_repeated() ? refl->FieldSize(msg, field) > 0 : refl->HasField(msg, field);
-}
-
-uint64_t UInt(const pb::Message& msg, const char* name) {
-  const auto* field = Field(msg, name);
-  if (field == nullptr || field->is_repeated()) return 0;
-  const auto* refl = msg.GetReflection();
-  switch (field->cpp_type()) {
-    case pb::FieldDescriptor::CPPTYPE_UINT32: return refl->GetUInt32(msg, field);
-    case pb::FieldDescriptor::CPPTYPE_UINT64: return refl->GetUInt64(msg, field);
-    case pb::FieldDescriptor::CPPTYPE_INT32: return std::max(0, refl->GetInt32(msg, field));
-    case pb::FieldDescriptor::CPPTYPE_INT64:
-      return static_cast<uint64_t>(std::max<int64_t>(0, refl->GetInt64(msg, field)));
-    default: return 0;
-  }
-}
-
-std::string String(const pb::Message& msg, const char* name) {
-  const auto* field = Field(msg, name);
-  if (field == nullptr || field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) return "";
-  return msg.GetReflection()->GetString(msg, field);
-}
 
 bool HasDenseEmbedding(const pb::Message& msg) {
   const auto* oneof = msg.GetDescriptor()->FindOneofByName("dense_emb");
@@ -50,7 +21,7 @@ bool HasDenseEmbedding(const pb::Message& msg) {
 bool HasBuckets(const pb::Message& msg) {
   for (const char* name : {"zch", "dynamicemb", "hash_bucket_size", "num_buckets", "vocab_list",
                            "vocab_dict", "vocab_file", "boundaries"}) {
-    if (Has(msg, name)) return true;
+    if (HasValue(msg, name)) return true;
   }
   return false;
 }
@@ -58,15 +29,15 @@ bool HasBuckets(const pb::Message& msg) {
 // Fills the type-dependent parts of `info` from the typed message.
 void Describe(const pb::Message& msg, FeatureInfo& info) {
   const std::string& kind = msg.GetDescriptor()->name();
-  info.embedding_dim = static_cast<uint32_t>(UInt(msg, "embedding_dim"));
-  const bool has_value_dim = Has(msg, "value_dim");
-  const uint32_t value_dim = static_cast<uint32_t>(UInt(msg, "value_dim"));
+  info.embedding_dim = static_cast<uint32_t>(GetUInt(msg, "embedding_dim"));
+  const bool has_value_dim = HasValue(msg, "value_dim");
+  const uint32_t value_dim = static_cast<uint32_t>(GetUInt(msg, "value_dim"));
   if (kind == "IdFeature" || kind == "ComboFeature") {
     info.is_sparse = true;
     info.value_dim = has_value_dim ? value_dim : (info.is_sequence ? 1 : 0);
     info.output_dim = info.embedding_dim;
   } else if (kind == "RawFeature" || kind == "ExprFeature") {
-    info.is_sparse = Has(msg, "boundaries");
+    info.is_sparse = HasValue(msg, "boundaries");
     // Sequences never get a dense embedding upstream.
     info.has_dense_embedding = !info.is_sequence && HasDenseEmbedding(msg);
     info.value_dim = has_value_dim ? value_dim : 1;
@@ -83,7 +54,7 @@ void Describe(const pb::Message& msg, FeatureInfo& info) {
     info.output_dim = info.has_embedding() ? info.embedding_dim : 1;
   } else {
     // Types tzrec does not build: a best guess, used only for summaries.
-    info.is_sparse = HasBuckets(msg) || (Has(msg, "embedding_dim") && !Has(msg, "value_dim"));
+    info.is_sparse = HasBuckets(msg) || (HasValue(msg, "embedding_dim") && !HasValue(msg, "value_dim"));
     info.has_dense_embedding = !info.is_sequence && HasDenseEmbedding(msg);
     info.value_dim = has_value_dim ? value_dim : 1;
     info.output_dim = info.has_embedding() ? info.embedding_dim : info.value_dim;
@@ -128,7 +99,7 @@ std::vector<FeatureInfo> ListFeatures(const protos::EasyRecConfig& config) {
           const pb::Message& sub = seq.features(j).GetReflection()->GetMessage(seq.features(j), sub_field);
           info.type = sub_field->name();
           info.config = &sub;
-          info.feature_name = String(sub, "feature_name");
+          info.feature_name = GetString(sub, "feature_name");
           info.name = seq.sequence_name() + kGroupedSequenceSeparator + info.feature_name;
           Describe(sub, info);
         }
@@ -140,7 +111,7 @@ std::vector<FeatureInfo> ListFeatures(const protos::EasyRecConfig& config) {
     info.config_index = i;
     info.type = field->name();
     info.config = &typed;
-    info.feature_name = String(typed, "feature_name");
+    info.feature_name = GetString(typed, "feature_name");
     info.name = info.feature_name;
     info.is_sequence = info.type.rfind("sequence_", 0) == 0;
     Describe(typed, info);

@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "config/proto_fields.h"
 #include "common/progress.h"
 
 namespace tzrec::data {
@@ -36,7 +37,6 @@ namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::OneofDescriptor;
 using google::protobuf::Reflection;
 
 // ---- random numbers: our own generator and mappings, identical on every platform
@@ -95,90 +95,6 @@ class Rng {
   static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
-
-// ---- reflection helpers over feature config messages
-
-const FieldDescriptor* FieldOf(const Message& m, const char* name) {
-  return m.GetDescriptor()->FindFieldByName(name);
-}
-
-bool HasValue(const Message& m, const char* name) {
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr) return false;
-  const Reflection* r = m.GetReflection();
-  return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
-}
-
-uint64_t GetUInt(const Message& m, const char* name, uint64_t fallback = 0) {
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || f->is_repeated()) return fallback;
-  const Reflection* r = m.GetReflection();
-  if (!r->HasField(m, f)) return fallback;
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f);
-    case FieldDescriptor::CPPTYPE_UINT64: return r->GetUInt64(m, f);
-    case FieldDescriptor::CPPTYPE_INT32: return static_cast<uint64_t>(std::max(0, r->GetInt32(m, f)));
-    case FieldDescriptor::CPPTYPE_INT64: return static_cast<uint64_t>(std::max<int64_t>(0, r->GetInt64(m, f)));
-    default: return fallback;
-  }
-}
-
-// A string field's value (its default when unset), "" when absent.
-std::string GetString(const Message& m, const char* name) {
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return "";
-  return m.GetReflection()->GetString(m, f);
-}
-
-bool GetBool(const Message& m, const char* name) {
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_BOOL) return false;
-  return m.GetReflection()->GetBool(m, f);
-}
-
-// A string field or a repeated string field, as a list.
-std::vector<std::string> GetStrings(const Message& m, const char* name) {
-  std::vector<std::string> out;
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return out;
-  const Reflection* r = m.GetReflection();
-  if (f->is_repeated()) {
-    for (int i = 0; i < r->FieldSize(m, f); ++i) out.push_back(r->GetRepeatedString(m, f, i));
-  } else if (r->HasField(m, f)) {
-    out.push_back(r->GetString(m, f));
-  }
-  return out;
-}
-
-std::vector<float> GetFloats(const Message& m, const char* name) {
-  std::vector<float> out;
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || !f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_FLOAT) return out;
-  const Reflection* r = m.GetReflection();
-  for (int i = 0; i < r->FieldSize(m, f); ++i) out.push_back(r->GetRepeatedFloat(m, f, i));
-  return out;
-}
-
-// Keys and values of a map<string, uint64> field (vocab_dict).
-std::vector<std::pair<std::string, uint64_t>> GetStringUIntMap(const Message& m, const char* name) {
-  std::vector<std::pair<std::string, uint64_t>> out;
-  const FieldDescriptor* f = FieldOf(m, name);
-  if (f == nullptr || !f->is_map()) return out;
-  const Reflection* r = m.GetReflection();
-  for (int i = 0; i < r->FieldSize(m, f); ++i) {
-    const Message& entry = r->GetRepeatedMessage(m, f, i);
-    out.emplace_back(GetString(entry, "key"), GetUInt(entry, "value"));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// The set field of a message's oneof `oneof_name`, or nullptr.
-const FieldDescriptor* OneofCase(const Message& m, const char* oneof_name) {
-  const OneofDescriptor* od = m.GetDescriptor()->FindOneofByName(oneof_name);
-  if (od == nullptr) return nullptr;
-  return m.GetReflection()->GetOneofFieldDescriptor(m, od);
-}
 
 std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> lines;
@@ -290,13 +206,13 @@ IdSpace IdSpaceOf(const Message& fc, const std::string& feature_name) {
   IdSpace space;
   if (HasValue(fc, "zch")) {
     const Message& zch = fc.GetReflection()->GetMessage(fc, FieldOf(fc, "zch"));
-    space.size = GetUInt(zch, "zch_size");
+    space.size = GetUIntOr(zch, "zch_size", 0);
     space.kind = IdSpace::kZch;
   } else if (HasValue(fc, "hash_bucket_size")) {
-    space.size = GetUInt(fc, "hash_bucket_size");
+    space.size = GetUIntOr(fc, "hash_bucket_size", 0);
     space.kind = IdSpace::kHash;
   } else if (HasValue(fc, "num_buckets")) {
-    space.size = GetUInt(fc, "num_buckets");
+    space.size = GetUIntOr(fc, "num_buckets", 0);
     space.kind = IdSpace::kNumBuckets;
   } else if (HasValue(fc, "vocab_list")) {
     space.vocab = GetStrings(fc, "vocab_list");
@@ -423,7 +339,7 @@ std::vector<FeatureView> PlanBuilder::CollectFeatures() {
     if (which->name() == "sequence_feature") {
       SequenceGroup group;
       group.name = GetString(fc, "sequence_name");
-      int length = static_cast<int>(GetUInt(fc, "sequence_length", kMaxGeneratedSequenceLength));
+      int length = static_cast<int>(GetUIntOr(fc, "sequence_length", kMaxGeneratedSequenceLength));
       group.max_length = std::clamp(length, 1, kMaxGeneratedSequenceLength);
       plan_.seq_groups.push_back(group);
       const FieldDescriptor* subs = FieldOf(fc, "features");
@@ -455,7 +371,7 @@ std::vector<FeatureView> PlanBuilder::CollectFeatures() {
       v.type = v.type.substr(9);
       v.is_sequence = true;
       v.sequence_delim = GetString(fc, "sequence_delim");
-      int length = static_cast<int>(GetUInt(fc, "sequence_length", kMaxGeneratedSequenceLength));
+      int length = static_cast<int>(GetUIntOr(fc, "sequence_length", kMaxGeneratedSequenceLength));
       v.sequence_length = length;
       plan_.seq_groups.push_back({v.name, std::clamp(length, 1, kMaxGeneratedSequenceLength)});
       v.seq_group = static_cast<int>(plan_.seq_groups.size()) - 1;
@@ -480,7 +396,7 @@ void PlanBuilder::Add(Column column) {
 // most id columns hold), 0 -> 1..3 values, N > 1 -> N values.
 void SetIdValueCount(Column& c, const FeatureView& f) {
   if (!HasValue(*f.config, "value_dim") || f.is_sequence) return;
-  uint64_t dim = GetUInt(*f.config, "value_dim");
+  uint64_t dim = GetUIntOr(*f.config, "value_dim", 0);
   if (dim == 0) {
     c.min_values = 1;
     c.max_values = 3;
@@ -539,7 +455,7 @@ Column PlanBuilder::FloatColumnFor(const FeatureView& f, const std::string& colu
   c.name = column;
   c.origin = f.name;
   c.shape = Shape::kFloat;
-  c.value_dim = static_cast<int>(std::clamp<uint64_t>(GetUInt(*f.config, "value_dim", 1), 1, 64));
+  c.value_dim = static_cast<int>(std::clamp<uint64_t>(GetUIntOr(*f.config, "value_dim", 1), 1, 64));
   if (!encoded) c.boundaries = GetFloats(*f.config, "boundaries");
   c.value_sep = encoded ? multival_sep_ : GetString(*f.config, "separator");
   if (c.value_sep.empty()) c.value_sep = "\x1d";
@@ -726,7 +642,7 @@ void PlanBuilder::AddLabels() {
   int num_class = 1;
   if (config_.has_model_config()) {
     CollectLabelKinds(config_.model_config(), first_label, kinds);
-    num_class = static_cast<int>(GetUInt(config_.model_config(), "num_class", 1));
+    num_class = static_cast<int>(GetUIntOr(config_.model_config(), "num_class", 1));
   }
   for (int i = 0; i < dc.label_fields_size(); ++i) {
     const std::string& name = dc.label_fields(i);
