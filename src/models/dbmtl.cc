@@ -17,9 +17,7 @@ std::unique_ptr<Model> BuildDBMTL(const ModelContext& context) {
   if (cfg.has_mask_net()) FailConfig("model_config.dbmtl.mask_net: not supported by tzrec yet");
   std::vector<TaskTowerSpec> towers = ReadTaskTowers(context.config);
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const std::string group_name = FirstFeatureGroup(context.config, "dbmtl");
   int64_t feature_in = group.layout.total_dim(group_name, "dbmtl");
 

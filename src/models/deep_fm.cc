@@ -15,11 +15,7 @@ std::unique_ptr<Model> BuildDeepFM(const ModelContext& context) {
   const protos::DeepFM& cfg = model_config.deepfm();
   Task task = RankTask(context.config);
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  group_options.wide_embedding_dim = cfg.wide_embedding_dim();
-  group_options.wide_init_fn = cfg.wide_init_fn();
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const EmbeddingGroupLayout& layout = group.layout;
 
   layout.dims("wide", "deepfm");

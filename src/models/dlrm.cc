@@ -26,9 +26,7 @@ std::unique_ptr<Model> BuildDLRM(const ModelContext& context) {
   const protos::DLRM& cfg = model_config.dlrm();
   Task task = RankTask(context.config);
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const EmbeddingGroupLayout& layout = group.layout;
 
   const bool single_group = layout.group_dims.size() == 1;

@@ -15,9 +15,7 @@ std::unique_ptr<Model> BuildMMoEModel(const ModelContext& context) {
   CheckMultiTaskOptions(context.config, "mmoe");
   std::vector<TaskTowerSpec> towers = ReadTaskTowers(context.config);
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const std::string group_name = FirstFeatureGroup(context.config, "mmoe");
   const int64_t feature_in = group.layout.total_dim(group_name, "mmoe");
 

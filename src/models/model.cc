@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "config/model_type.h"
+#include "config/proto_fields.h"
 #include "models/deep_fm.h"
 #include "models/dbmtl.h"
 #include "models/mmoe.h"
@@ -40,6 +41,16 @@ EmbeddingGroupOptions GroupOptions(const ModelBuildOptions& options) {
   group.embedded_inputs = options.embedded_inputs;
   group.tables_restored_later = options.tables_restored_later;
   return group;
+}
+
+EmbeddingGroup BuildModelEmbeddingGroup(const ModelContext& context) {
+  const protos::ModelConfig& model_config = context.config.model_config();
+  EmbeddingGroupOptions options = GroupOptions(context.options);
+  options.wide_embedding_dim = WideEmbeddingDim(model_config);
+  if (const google::protobuf::Message* model = ModelMessage(model_config)) {
+    options.wide_init_fn = GetString(*model, "wide_init_fn");
+  }
+  return BuildEmbeddingGroup(context.features, model_config.feature_groups(), options);
 }
 
 std::unique_ptr<Model> BuildModel(const protos::EasyRecConfig& config,

@@ -130,6 +130,11 @@ struct ModelContext {
 
 using ModelBuilder = std::unique_ptr<Model> (*)(const ModelContext& context);
 
+// The embedding group of every feature group of the model config, with the
+// context's options and the model's wide settings (wide_embedding_dim,
+// wide_init_fn, where the model has them).
+EmbeddingGroup BuildModelEmbeddingGroup(const ModelContext& context);
+
 // Model types with a builder, keyed by the model_config oneof name.
 const std::map<std::string, ModelBuilder>& ModelBuilders();
 

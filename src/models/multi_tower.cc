@@ -42,9 +42,7 @@ std::unique_ptr<Model> BuildMultiTower(const ModelContext& context) {
   Task task = RankTask(context.config);
   if (cfg.towers_size() == 0) FailConfig("model_config.multi_tower.towers: needs at least one tower");
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const EmbeddingGroupLayout& layout = group.layout;
 
   torch::jit::Module root = NewModule("MultiTower");

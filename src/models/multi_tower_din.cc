@@ -17,8 +17,7 @@ std::unique_ptr<Model> BuildMultiTowerDIN(const ModelContext& context) {
     FailConfig("{}: needs at least one of towers / din_towers", where);
   }
 
-  EmbeddingGroup group = BuildEmbeddingGroup(context.features, model_config.feature_groups(),
-                                             GroupOptions(context.options));
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const EmbeddingGroupLayout& layout = group.layout;
 
   torch::jit::Module root = NewModule("MultiTowerDIN");

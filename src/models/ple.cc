@@ -18,9 +18,7 @@ std::unique_ptr<Model> BuildPLE(const ModelContext& context) {
     FailConfig("model_config.ple.extraction_networks: PLE needs at least one extraction network");
   }
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const std::string group_name = FirstFeatureGroup(context.config, "ple");
   const int64_t feature_in = group.layout.total_dim(group_name, "ple");
   const size_t num_task = towers.size();

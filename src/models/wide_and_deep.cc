@@ -10,11 +10,7 @@ std::unique_ptr<Model> BuildWideAndDeep(const ModelContext& context) {
   const protos::WideAndDeep& cfg = model_config.wide_and_deep();
   Task task = RankTask(context.config);
 
-  EmbeddingGroupOptions group_options = GroupOptions(context.options);
-  group_options.wide_embedding_dim = cfg.wide_embedding_dim();
-  group_options.wide_init_fn = cfg.wide_init_fn();
-  EmbeddingGroup group =
-      BuildEmbeddingGroup(context.features, model_config.feature_groups(), group_options);
+  EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const EmbeddingGroupLayout& layout = group.layout;
   layout.dims("wide", "wide_and_deep");
 
