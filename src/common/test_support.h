@@ -2,10 +2,12 @@
 // files, and the message of an expected error. Header-only: no library links it.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -80,5 +82,31 @@ inline double PairCountAuc(const std::vector<double>& scores, const std::vector<
   }
   return pairs == 0 ? std::nan("") : wins / pairs;
 }
+
+// What a command printed (stdout and stderr together) and its exit code.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `command` in a shell.
+inline CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+#ifdef TZREC_BINARY
+// The tzrec command under test (the build's, CMake's TZREC_BINARY) with `args`.
+inline CommandResult RunTzrec(const std::string& args) {
+  return RunCommand(std::string("'") + TZREC_BINARY + "' " + args);
+}
+#endif
 
 }  // namespace tzrec::testing

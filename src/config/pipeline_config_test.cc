@@ -92,7 +92,7 @@ TEST(PipelineConfig, TextRoundTripForAllUpstreamExamples) {
   for (const auto& name : UpstreamConfigNames()) {
     SCOPED_TRACE(name);
     auto config = LoadPipelineConfig(UpstreamConfigPath(name));
-    std::string path = (testing::ScratchDir() / "roundtrip" / name / "pipeline.config").string();
+    std::string path = (testing::SharedScratchDir() / "roundtrip" / name / "pipeline.config").string();
     SavePipelineConfig(config, path);  // also creates the directories
     auto reloaded = LoadPipelineConfig(path);
     EXPECT_TRUE(MessageDifferencer::Equals(config, reloaded));

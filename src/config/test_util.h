@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/test_support.h"
+
 namespace tzrec::testing {
 
 // The 17 upstream example directories under TZREC_SHARED_DIR/upstream, sorted.
@@ -13,18 +15,12 @@ std::vector<std::string> UpstreamConfigNames();
 std::string UpstreamConfigPath(const std::string& name);
 
 // A fresh directory under the system temp dir, removed at process exit.
-std::filesystem::path ScratchDir();
+std::filesystem::path SharedScratchDir();
 
-// Writes `content` to ScratchDir()/name and returns the path.
+// Writes `content` to SharedScratchDir()/name and returns the path.
 std::string WriteScratchFile(const std::string& name, const std::string& content);
 
 std::string ReadFile(const std::string& path);
 
-// Result of running the tzrec binary.
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-CommandResult RunTzrec(const std::string& args);
 
 }  // namespace tzrec::testing

@@ -45,13 +45,13 @@ struct Scratch {
 };
 }  // namespace
 
-std::filesystem::path ScratchDir() {
+std::filesystem::path SharedScratchDir() {
   static Scratch scratch;
   return scratch.path;
 }
 
 std::string WriteScratchFile(const std::string& name, const std::string& content) {
-  auto path = ScratchDir() / name;
+  auto path = SharedScratchDir() / name;
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
@@ -65,17 +65,5 @@ std::string ReadFile(const std::string& path) {
   return content.str();
 }
 
-CommandResult RunTzrec(const std::string& args) {
-  CommandResult result;
-  std::string command = std::string("'") + TZREC_BINARY + "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 }  // namespace tzrec::testing

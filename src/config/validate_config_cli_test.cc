@@ -122,7 +122,7 @@ TEST(ValidateConfigCli, BrokenConfigsFailWithExitCode2) {
 }
 
 TEST(ValidateConfigCli, MissingFile) {
-  std::string path = (testing::ScratchDir() / "no_such.config").string();
+  std::string path = (testing::SharedScratchDir() / "no_such.config").string();
   auto result = RunTzrec(Args(path));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.output, HasSubstr("pipeline config " + path + " does not exist"));

@@ -542,13 +542,9 @@ TEST(GenDataTest, BadOptionsAndConfigs) {
 }
 
 int RunBinary(const std::string& args, std::string* output) {
-  std::string cmd = std::string(TZREC_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output->append(buf, n);
-  int status = pclose(pipe);
-  return WEXITSTATUS(status);
+  const testing::CommandResult result = testing::RunTzrec(args);
+  output->append(result.output);
+  return result.exit_code;
 }
 
 TEST(GenDataCliTest, HelpRunAndErrors) {

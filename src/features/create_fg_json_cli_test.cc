@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_support.h"
+
 namespace tzrec {
 namespace {
 
@@ -19,11 +21,7 @@ std::string ReadFile(const fs::path& path) {
   return s.str();
 }
 
-int RunTzrec(const std::string& args) {
-  const std::string command = std::string(TZREC_BINARY) + " create_fg_json " + args + " 2>/dev/null";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int RunTzrec(const std::string& args) { return testing::RunTzrec("create_fg_json " + args).exit_code; }
 
 class CreateFgJsonCliTest : public ::testing::Test {
  protected:
