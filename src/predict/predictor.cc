@@ -149,9 +149,8 @@ class StageTimer {
   double start_;
 };
 
-}  // namespace
-
-PredictSummary Predict(const PredictRequest& request) {
+// The flags' own checks, before any file is read.
+void CheckRequest(const PredictRequest& request) {
   if (request.pipeline_config_path.empty() && request.scripted_model_path.empty()) {
     FailConfig("predict needs --scripted_model_path (an export directory) or --pipeline_config_path");
   }
@@ -164,9 +163,6 @@ PredictSummary Predict(const PredictRequest& request) {
   if (request.batch_size < 0) FailConfig("--batch_size must be positive, got {}", request.batch_size);
   if (request.predict_threads < 0) FailConfig("--predict_threads must be positive, got {}", request.predict_threads);
   if (request.predict_steps < 0) FailConfig("--predict_steps must be positive, got {}", request.predict_steps);
-
-  // Cheap checks first: the input files, before loading a model.
-  const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
   if (!request.dataset_type.empty() && request.dataset_type != "CsvDataset" &&
       request.dataset_type != "ParquetDataset") {
     FailConfig("--dataset_type {} is not supported (CsvDataset or ParquetDataset)", request.dataset_type);
@@ -174,6 +170,26 @@ PredictSummary Predict(const PredictRequest& request) {
   if (!request.writer_type.empty() && request.writer_type != "CsvWriter" && request.writer_type != "ParquetWriter") {
     FailConfig("--writer_type {} is not supported (CsvWriter or ParquetWriter)", request.writer_type);
   }
+}
+
+// Intra-op threads for the model: the cores the `parsers` leave free, at
+// least one. Measured on a busy 2-core machine: 2 intra-op threads next to 2
+// parsers made a run ~3x slower than 1 (OpenMP threads spin while they wait
+// for a core). Cores this process may run on (taskset / cgroup cpusets narrow
+// them), not the machine's: intra-op threads beyond those only wait.
+int ModelThreads(int parsers) {
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cores = std::max(1, CPU_COUNT(&allowed));
+  return std::max(1, cores - parsers);
+}
+
+}  // namespace
+
+PredictSummary Predict(const PredictRequest& request) {
+  CheckRequest(request);
+  // Cheap checks first: the input files, before loading a model.
+  const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
   std::unique_ptr<PredictionModel> model =
       !request.pipeline_config_path.empty()
           ? PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path),
@@ -198,15 +214,7 @@ PredictSummary Predict(const PredictRequest& request) {
   const int threads = request.predict_threads > 0
                           ? request.predict_threads
                           : std::max<int>(static_cast<int>(data_config.num_workers()), 1);
-  // The model gets the cores the parsers leave free, at least one. Measured on
-  // a busy 2-core machine: 2 intra-op threads next to 2 parsers made a run ~3x
-  // slower than 1 (OpenMP threads spin while they wait for a core).
-  // Cores this process may run on (taskset / cgroup cpusets narrow them), not
-  // the machine's: intra-op threads beyond those only wait for a core.
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cores = std::max(1, CPU_COUNT(&allowed));
-  at::set_num_threads(std::max(1, cores - threads));
+  at::set_num_threads(ModelThreads(threads));
 
   // Engines are built here so that a bad FG spec fails before any thread starts.
   std::vector<fg::FgEngine> engines;
