@@ -184,12 +184,29 @@ int ModelThreads(int parsers) {
   return std::max(1, cores - parsers);
 }
 
+// Parquet decodes only the columns FG reads and the reserved ones; numbers
+// stay numbers for FG_NONE's scalar features, unless also reserved (those are
+// written as read).
+data::ParquetOptions ParquetOptionsFor(data::ParquetOptions options, const fg::FgEngine& engine,
+                                       const std::vector<std::string>& reserved) {
+  options.columns = engine.input_columns();
+  options.columns.insert(options.columns.end(), reserved.begin(), reserved.end());
+  options.numeric_columns.clear();
+  for (const std::string& column : engine.numeric_columns()) {
+    if (std::find(reserved.begin(), reserved.end(), column) == reserved.end()) {
+      options.numeric_columns.push_back(column);
+    }
+  }
+  return options;
+}
+
 }  // namespace
 
 PredictSummary Predict(const PredictRequest& request) {
   CheckRequest(request);
   // Cheap checks first: the input files, before loading a model.
   const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
+  // A checkpoint wins over an export, as upstream.
   std::unique_ptr<PredictionModel> model =
       !request.pipeline_config_path.empty()
           ? PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path),
@@ -220,18 +237,8 @@ PredictSummary Predict(const PredictRequest& request) {
   std::vector<fg::FgEngine> engines;
   for (int i = 0; i < threads; ++i) engines.push_back(model->NewFgEngine());
   const std::vector<std::string> input_columns = engines.front().input_columns();
-  // Parquet decodes only the columns FG reads and the reserved ones.
-  data::ParquetOptions parquet = config_options.parquet;
-  parquet.columns = input_columns;
-  parquet.columns.insert(parquet.columns.end(), request.reserved_columns.begin(), request.reserved_columns.end());
-  // Numbers stay numbers for FG_NONE's scalar features, unless also reserved (written as read).
-  parquet.numeric_columns.clear();
-  for (const std::string& column : engines.front().numeric_columns()) {
-    if (std::find(request.reserved_columns.begin(), request.reserved_columns.end(), column) ==
-        request.reserved_columns.end()) {
-      parquet.numeric_columns.push_back(column);
-    }
-  }
+  const data::ParquetOptions parquet =
+      ParquetOptionsFor(config_options.parquet, engines.front(), request.reserved_columns);
   spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
                request.predict_input_path, model->source(), files.size(), batch_size, threads);
 

@@ -4,8 +4,9 @@ byte as TorchEasyRec ships them) run as a user would: the config unchanged
 except its input paths and model_dir, then gen_data (Parquet) -> train_eval
 -> export (QUANT_EMB default INT8) -> predict (Parquet in, Parquet out).
 
-- Every config of a model tzrec has runs end to end, except those named in
-  NOT_HERE with the reason.
+- Every config of a model tzrec has runs end to end; the two Criteo ones (BIG)
+  only on a machine with the memory their tables need, skipped by name
+  elsewhere.
 - Every config of a model tzrec does not have is refused by
   `validate_config --strict`, naming the model.
 """
@@ -23,12 +24,11 @@ UPSTREAM = os.path.join(os.environ.get("TZREC_SHARED_DIR", "../shared"), "upstre
 
 RUNS = ["multi_tower_taobao", "multi_tower_din_taobao", "mmoe_taobao", "dbmtl_taobao", "dbmtl_taobao_seq",
         "dbmtl_taobao_jrc", "ple_taobao", "dssm_taobao"]
-NOT_HERE = {
-    # Criteo-sized tables (several of 40M rows x 16) and their Adagrad state
-    # need far more than this machine's 24 GiB to train.
-    "deepfm_criteo": "tables too large for a 24 GiB machine",
-    "dlrm_criteo": "tables too large for a 24 GiB machine",
-}
+# Criteo-sized tables (204M rows in all, x 16 plus the wide x 4) and their
+# Adagrad state take ~33 GB to train, as upstream's own run does: they run
+# where the machine has the memory, and are named as skipped elsewhere.
+BIG = ["deepfm_criteo", "dlrm_criteo"]
+BIG_MEMORY_BYTES = 48 << 30
 REFUSED = {"masknet_criteo": "mask_net", "wukong_criteo": "wukong", "pepnet_taobao": "pepnet",
            "dssm_v2_taobao": "dssm_v2", "mind_taobao": "mind", "rocket_launching_criteo": "rocket_launching",
            "tdm_taobao": "tdm"}
@@ -60,11 +60,15 @@ class UpstreamExamplesTest(unittest.TestCase):
         shutil.rmtree(cls.root, ignore_errors=True)
 
     def test_every_example_is_covered(self):
-        self.assertEqual(sorted(RUNS + list(NOT_HERE) + list(REFUSED)),
+        self.assertEqual(sorted(RUNS + BIG + list(REFUSED)),
                          sorted(d for d in os.listdir(UPSTREAM) if os.path.isdir(os.path.join(UPSTREAM, d))))
 
     def test_supported_examples_run_end_to_end(self):
-        for name in RUNS:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        runs = RUNS + (BIG if memory >= BIG_MEMORY_BYTES else [])
+        if memory < BIG_MEMORY_BYTES:
+            print(f"skipped for memory ({memory >> 30} GiB < {BIG_MEMORY_BYTES >> 30} GiB): {', '.join(BIG)}")
+        for name in runs:
             with self.subTest(config=name):
                 work = os.path.join(self.root, name)
                 os.makedirs(work)
