@@ -66,6 +66,7 @@ NegativeSampler::NegativeSampler(const protos::NegativeSampler& config, bool for
       text_.append(attr);
     }
     weights.push_back(weight);
+    lines_.push_back(line_number);
   }
   offsets_.push_back(text_.size());
   if (weights.empty()) FailConfig("{} '{}': the item table has no items", where, path_);
@@ -94,7 +95,8 @@ void NegativeSampler::Sample(const std::vector<std::string_view>& batch_ids, std
       item = by_weight_(rng);
     }
     for (size_t a = 0; a < attr_fields_.size(); ++a) out->fields.push_back(Field(item, a + 1));
-    out->line_numbers.push_back(0);
+    // A value FG cannot take is reported at the item's line of the table.
+    out->line_numbers.push_back(lines_[item]);
   }
 }
 

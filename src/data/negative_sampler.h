@@ -50,6 +50,7 @@ class NegativeSampler {
   // offsets_[i * stride + f + 1]), f = 0 the id, then each attr.
   std::string text_;
   std::vector<uint64_t> offsets_;
+  std::vector<int64_t> lines_;  // each item's line in the table, for errors
   size_t weights_size_ = 0;
   // Parsers of several reader threads share the sampler: draws take turns.
   std::mutex mutex_;

@@ -169,5 +169,31 @@ TEST_F(NegativeSamplerTest, ItemFeaturesMustReadSampledFields) {
   }
 }
 
+// A sampled value FG cannot take names the item table and the item's line.
+TEST_F(NegativeSamplerTest, BadSampledValuesNameTheTableLine) {
+  const std::string fg_json = Write("fg.json", R"({"features": [
+    {"feature_type": "id_feature", "feature_name": "item_id", "default_value": "", "expression": "item:item_id",
+     "value_type": "string", "need_prefix": false, "num_buckets": 10, "value_dim": 0}]})");
+  const std::string csv = Write("rows.csv", "label,item_id,cate\n1,1,c1\n");
+  const std::string table = Write("items", "id:int64\tweight:float\tattrs:string\n1\t0\t1:c1\n42\t1\t42:c9\n");
+  auto engine = std::make_shared<fg::FgEngine>(fg::FgEngine::FromFile(fg_json, {}));
+  DataParserOptions parser;
+  parser.label_fields = {"label"};
+  parser.negative_sampler = std::make_shared<NegativeSampler>(Config(table, 2), false);
+  parser.negative_features = {"item_id"};
+  BatchIteratorOptions options;
+  options.input_path = csv;
+  options.csv.with_header = true;
+  BatchIterator it(options, engine, parser);
+  Batch b;
+  try {
+    it.Next(&b);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(table + ":3"));
+    EXPECT_THAT(e.what(), HasSubstr("item_id"));
+  }
+}
+
 }  // namespace
 }  // namespace tzrec::data
