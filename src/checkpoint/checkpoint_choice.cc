@@ -115,6 +115,13 @@ std::optional<CheckpointChoice> Best(const ModelDirListing& listing, const proto
                                       log_path)};
 }
 
+void CheckExporterType(const protos::ExportConfig& rules) {
+  const std::string& type = rules.exporter_type();
+  if (type != "latest" && type != "best") {
+    FailConfig("export_config.exporter_type \"{}\" is not one of: latest, best", type);
+  }
+}
+
 }  // namespace
 
 ModelDirListing ListModelDir(const std::string& model_dir) {
@@ -139,11 +146,8 @@ ModelDirListing ListModelDir(const std::string& model_dir) {
 
 std::optional<CheckpointChoice> ChooseFromListing(const ModelDirListing& listing,
                                                   const protos::ExportConfig& rules) {
-  const std::string& type = rules.exporter_type();
-  if (type != "latest" && type != "best") {
-    FailConfig("export_config.exporter_type \"{}\" is not one of: latest, best", type);
-  }
-  return type == "best" ? Best(listing, rules) : Latest(listing);
+  CheckExporterType(rules);
+  return rules.exporter_type() == "best" ? Best(listing, rules) : Latest(listing);
 }
 
 std::optional<CheckpointChoice> LatestCheckpoint(const std::string& model_dir) {
@@ -164,10 +168,7 @@ CheckpointChoice ChooseCheckpoint(const std::string& model_dir, const protos::Ex
   if (model_dir.empty()) {
     FailConfig("model_dir is not set in the pipeline config and no --checkpoint_path was given");
   }
-  const std::string& type = export_config.exporter_type();
-  if (type != "latest" && type != "best") {
-    FailConfig("export_config.exporter_type \"{}\" is not one of: latest, best", type);
-  }
+  CheckExporterType(export_config);
   // A model_dir naming a checkpoint directory is that checkpoint, whatever the rules.
   std::optional<CheckpointChoice> choice = model_dir.find(kCheckpointPrefix) != std::string::npos
                                                ? LatestCheckpoint(model_dir)

@@ -6,8 +6,6 @@
 #include <atomic>
 #include <exception>
 #include <filesystem>
-#include <set>
-#include <sstream>
 #include <thread>
 
 #include "common/error.h"
@@ -136,25 +134,14 @@ BatchIterator::BatchIterator(BatchIteratorOptions options, std::shared_ptr<const
                              DataParserOptions parser_options)
     : options_(std::move(options)), files_(ExpandInputPath(options_.input_path)), shuffle_rng_(options_.seed) {
   if (options_.batch_size <= 0) FailConfig("batch_size must be positive, got {}", options_.batch_size);
-  // Parquet decodes only what FG and the labels read.
+  // Parquet decodes only what FG reads and the columns read as text: labels,
+  // weights, the sampler's item id.
   if (options_.parquet.columns.empty()) {
-    options_.parquet.columns = engine->input_columns();
-    for (const auto* names : {&parser_options.label_fields, &parser_options.sample_weight_fields}) {
-      options_.parquet.columns.insert(options_.parquet.columns.end(), names->begin(), names->end());
-    }
-    if (parser_options.negative_sampler) {
-      options_.parquet.columns.push_back(parser_options.negative_sampler->item_id_field());
-    }
-  }
-  // FG_NONE's scalar features take Parquet numbers as they are, unless the
-  // column is also read as text (a label, a weight, the sampler's item id).
-  if (options_.parquet.numeric_columns.empty()) {
-    std::set<std::string> as_text(parser_options.label_fields.begin(), parser_options.label_fields.end());
-    as_text.insert(parser_options.sample_weight_fields.begin(), parser_options.sample_weight_fields.end());
-    if (parser_options.negative_sampler) as_text.insert(parser_options.negative_sampler->item_id_field());
-    for (const std::string& column : engine->numeric_columns()) {
-      if (!as_text.count(column)) options_.parquet.numeric_columns.push_back(column);
-    }
+    std::vector<std::string> text_columns = parser_options.label_fields;
+    text_columns.insert(text_columns.end(), parser_options.sample_weight_fields.begin(),
+                        parser_options.sample_weight_fields.end());
+    if (parser_options.negative_sampler) text_columns.push_back(parser_options.negative_sampler->item_id_field());
+    ProjectColumns(*engine, text_columns, options_.parquet);
   }
   const size_t num_streams =
       std::max<size_t>(1, std::min<size_t>(files_.size(), static_cast<size_t>(std::max(options_.num_workers, 1))));

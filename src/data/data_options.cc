@@ -1,7 +1,6 @@
 #include "data/data_options.h"
 
 #include <algorithm>
-#include <sstream>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>

@@ -73,7 +73,6 @@ NegativeSampler::NegativeSampler(const protos::NegativeSampler& config, bool for
   double total = 0;
   for (double w : weights) total += w;
   if (total <= 0) FailConfig("{} '{}': every item has weight 0", where, path_);
-  weights_size_ = weights.size();
   by_weight_ = std::discrete_distribution<size_t>(weights.begin(), weights.end());
 }
 

@@ -33,7 +33,7 @@ class NegativeSampler {
   const std::string& item_id_field() const { return item_id_field_; }
   const std::vector<std::string>& attr_fields() const { return attr_fields_; }
   int64_t num_sample() const { return num_sample_; }
-  int64_t num_items() const { return static_cast<int64_t>(weights_size_); }
+  int64_t num_items() const { return static_cast<int64_t>(lines_.size()); }
 
   // Fills `out` with num_sample rows (columns: attr_fields) drawn by weight;
   // an item whose id is in `batch_ids` is redrawn a few times before it is
@@ -51,7 +51,6 @@ class NegativeSampler {
   std::string text_;
   std::vector<uint64_t> offsets_;
   std::vector<int64_t> lines_;  // each item's line in the table, for errors
-  size_t weights_size_ = 0;
   // Parsers of several reader threads share the sampler: draws take turns.
   std::mutex mutex_;
   std::discrete_distribution<size_t> by_weight_;

@@ -153,6 +153,18 @@ void AppendNumbers(const arrow::Array& array, int64_t begin, int64_t count, int6
 
 }  // namespace
 
+void ProjectColumns(const fg::FgEngine& engine, const std::vector<std::string>& text_columns,
+                    ParquetOptions& options) {
+  options.columns = engine.input_columns();
+  options.columns.insert(options.columns.end(), text_columns.begin(), text_columns.end());
+  options.numeric_columns.clear();
+  for (const std::string& column : engine.numeric_columns()) {
+    if (std::find(text_columns.begin(), text_columns.end(), column) == text_columns.end()) {
+      options.numeric_columns.push_back(column);
+    }
+  }
+}
+
 struct ParquetReader::State {
   std::unique_ptr<parquet::arrow::FileReader> file;
   std::unique_ptr<arrow::RecordBatchReader> batches;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/row_reader.h"
+#include "features/fg/fg_engine.h"
 
 namespace tzrec::data {
 
@@ -34,6 +35,12 @@ struct ParquetOptions {
   // numeric_columns() that nothing else reads as text.
   std::vector<std::string> numeric_columns;
 };
+
+// The columns a reader of `engine`'s inputs decodes: what FG reads plus
+// `text_columns` (labels, weights, reserved columns: read as text), and
+// FG_NONE's scalar features as numbers unless they are also text columns.
+void ProjectColumns(const fg::FgEngine& engine, const std::vector<std::string>& text_columns,
+                    ParquetOptions& options);
 
 class ParquetReader : public RowReader {
  public:

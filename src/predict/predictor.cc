@@ -184,22 +184,6 @@ int ModelThreads(int parsers) {
   return std::max(1, cores - parsers);
 }
 
-// Parquet decodes only the columns FG reads and the reserved ones; numbers
-// stay numbers for FG_NONE's scalar features, unless also reserved (those are
-// written as read).
-data::ParquetOptions ParquetOptionsFor(data::ParquetOptions options, const fg::FgEngine& engine,
-                                       const std::vector<std::string>& reserved) {
-  options.columns = engine.input_columns();
-  options.columns.insert(options.columns.end(), reserved.begin(), reserved.end());
-  options.numeric_columns.clear();
-  for (const std::string& column : engine.numeric_columns()) {
-    if (std::find(reserved.begin(), reserved.end(), column) == reserved.end()) {
-      options.numeric_columns.push_back(column);
-    }
-  }
-  return options;
-}
-
 }  // namespace
 
 PredictSummary Predict(const PredictRequest& request) {
@@ -237,8 +221,9 @@ PredictSummary Predict(const PredictRequest& request) {
   std::vector<fg::FgEngine> engines;
   for (int i = 0; i < threads; ++i) engines.push_back(model->NewFgEngine());
   const std::vector<std::string> input_columns = engines.front().input_columns();
-  const data::ParquetOptions parquet =
-      ParquetOptionsFor(config_options.parquet, engines.front(), request.reserved_columns);
+  // Reserved columns are written as read: text.
+  data::ParquetOptions parquet = config_options.parquet;
+  data::ProjectColumns(engines.front(), request.reserved_columns, parquet);
   spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
                request.predict_input_path, model->source(), files.size(), batch_size, threads);
 
