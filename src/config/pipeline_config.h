@@ -4,7 +4,7 @@
 // JSON, anything else is protobuf text format. Both are parsed leniently in the
 // same ways upstream is, so its configs load unchanged:
 //  - `required` fields may be missing (three upstream examples leave out
-//    `expression`); semantic checks live in config/validate.h instead;
+//    `expression`); semantic checks live in validation/validate.h instead;
 //  - a singular field given twice keeps the last value (text format Merge);
 //  - the deprecated data_config.fg_encoded is mapped onto data_config.fg_mode,
 //    and fg_mode is always written back explicitly after loading.

@@ -1,7 +1,12 @@
-// Helpers shared by the config tests: the upstream fixture configs and a
-// scratch directory per test binary run.
+// Helpers shared by the tests that read upstream's example configs
+// (TZREC_SHARED_DIR/upstream) and by the config tests' scratch files.
+// Header-only, like every shared test helper: each area's test binary that
+// includes it compiles it.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,16 +16,36 @@
 namespace tzrec::testing {
 
 // The 17 upstream example directories under TZREC_SHARED_DIR/upstream, sorted.
-std::vector<std::string> UpstreamConfigNames();
-std::string UpstreamConfigPath(const std::string& name);
+inline std::vector<std::string> UpstreamConfigNames() {
+  std::vector<std::string> names;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(TZREC_SHARED_DIR) + "/upstream")) {
+    if (entry.is_directory() && std::filesystem::exists(entry.path() / "pipeline.config")) {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
-// A fresh directory under the system temp dir, removed at process exit.
-std::filesystem::path SharedScratchDir();
+inline std::string UpstreamConfigPath(const std::string& name) {
+  return std::string(TZREC_SHARED_DIR) + "/upstream/" + name + "/pipeline.config";
+}
+
+// One scratch directory per test binary run, removed at process exit.
+inline std::filesystem::path SharedScratchDir() {
+  static const ScratchDir scratch;
+  return scratch.path();
+}
 
 // Writes `content` to SharedScratchDir()/name and returns the path.
-std::string WriteScratchFile(const std::string& name, const std::string& content);
+inline std::string WriteScratchFile(const std::string& name, const std::string& content) {
+  const auto path = SharedScratchDir() / name;
+  std::filesystem::create_directories(path.parent_path());
+  WriteTextFile(path.string(), content);
+  return path.string();
+}
 
-std::string ReadFile(const std::string& path);
-
+inline std::string ReadFile(const std::string& path) { return ReadTextFile(path); }
 
 }  // namespace tzrec::testing

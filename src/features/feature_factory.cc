@@ -31,38 +31,15 @@ std::string FeatureNameOf(const gp::Message& typed) {
   return f ? typed.GetReflection()->GetString(typed, f) : "";
 }
 
-// Builds one feature from a FeatureConfig or SeqFeatureConfig entry whose
-// oneof entry is `field` (without the "sequence_" prefix in `kind`).
-std::unique_ptr<Feature> MakeFeature(const gp::Message& holder, const gp::FieldDescriptor* field,
-                                     const FeatureOptions& options, bool is_sequence,
-                                     const std::optional<SequenceGroup>& group,
-                                     const std::string& where) {
+// MakeFeature, refusing types tzrec does not implement by name.
+std::unique_ptr<Feature> MakeSupportedFeature(const gp::Message& holder,
+                                              const gp::FieldDescriptor* field,
+                                              const FeatureOptions& options, bool is_sequence,
+                                              const std::optional<SequenceGroup>& group,
+                                              const std::string& where) {
+  std::unique_ptr<Feature> feature = MakeFeature(holder, field, options, is_sequence, group);
+  if (feature != nullptr) return feature;
   const gp::Message& typed = holder.GetReflection()->GetMessage(holder, field);
-  const std::string& type = field->message_type()->name();
-  if (type == "IdFeature") {
-    return std::make_unique<IdFeature>(static_cast<const protos::IdFeature&>(typed), options,
-                                       is_sequence, group);
-  }
-  if (type == "RawFeature") {
-    return std::make_unique<RawFeature>(static_cast<const protos::RawFeature&>(typed), options,
-                                        is_sequence, group);
-  }
-  if (type == "ComboFeature") {
-    return std::make_unique<ComboFeature>(static_cast<const protos::ComboFeature&>(typed),
-                                          options, is_sequence, group);
-  }
-  if (type == "LookupFeature") {
-    return std::make_unique<LookupFeature>(static_cast<const protos::LookupFeature&>(typed),
-                                           options, is_sequence, group);
-  }
-  if (type == "MatchFeature") {
-    return std::make_unique<MatchFeature>(static_cast<const protos::MatchFeature&>(typed),
-                                          options, is_sequence, group);
-  }
-  if (type == "ExprFeature") {
-    return std::make_unique<ExprFeature>(static_cast<const protos::ExprFeature&>(typed), options,
-                                         is_sequence, group);
-  }
   FailConfig("{} ({} '{}'): feature type {} is not supported by tzrec; supported types are "
              "id_feature, raw_feature, combo_feature, lookup_feature, match_feature, "
              "expr_feature, their sequence_* forms and sequence_feature",
@@ -91,6 +68,47 @@ bool ResolveUserFeature(const Feature& feature, const std::map<std::string, cons
 
 }  // namespace
 
+std::unique_ptr<Feature> MakeFeature(const gp::Message& holder, const gp::FieldDescriptor* field,
+                                     const FeatureOptions& options, bool is_sequence,
+                                     const std::optional<SequenceGroup>& group) {
+  const gp::Message& typed = holder.GetReflection()->GetMessage(holder, field);
+  const std::string& type = field->message_type()->name();
+  if (type == "IdFeature") {
+    return std::make_unique<IdFeature>(static_cast<const protos::IdFeature&>(typed), options,
+                                       is_sequence, group);
+  }
+  if (type == "RawFeature") {
+    return std::make_unique<RawFeature>(static_cast<const protos::RawFeature&>(typed), options,
+                                        is_sequence, group);
+  }
+  if (type == "ComboFeature") {
+    return std::make_unique<ComboFeature>(static_cast<const protos::ComboFeature&>(typed),
+                                          options, is_sequence, group);
+  }
+  if (type == "LookupFeature") {
+    return std::make_unique<LookupFeature>(static_cast<const protos::LookupFeature&>(typed),
+                                           options, is_sequence, group);
+  }
+  if (type == "MatchFeature") {
+    return std::make_unique<MatchFeature>(static_cast<const protos::MatchFeature&>(typed),
+                                          options, is_sequence, group);
+  }
+  if (type == "ExprFeature") {
+    return std::make_unique<ExprFeature>(static_cast<const protos::ExprFeature&>(typed), options,
+                                         is_sequence, group);
+  }
+  return nullptr;
+}
+
+SequenceGroup SequenceGroupOf(const protos::SequenceFeature& seq) {
+  SequenceGroup group;
+  group.name = seq.sequence_name();
+  group.length = seq.sequence_length();
+  group.delim = seq.sequence_delim();
+  group.pk = seq.sequence_pk().empty() ? "user:" + seq.sequence_name() : seq.sequence_pk();
+  return group;
+}
+
 FeatureList CreateFeatures(const gp::RepeatedPtrField<protos::FeatureConfig>& feature_configs,
                            const FeatureOptions& options,
                            const std::vector<std::string>& neg_fields,
@@ -103,22 +121,19 @@ FeatureList CreateFeatures(const gp::RepeatedPtrField<protos::FeatureConfig>& fe
     if (field == nullptr) FailConfig("{}: no feature type is set", where);
     if (field->name() == "sequence_feature") {
       const protos::SequenceFeature& seq = config.sequence_feature();
-      SequenceGroup group;
-      group.name = seq.sequence_name();
-      group.length = seq.sequence_length();
-      group.delim = seq.sequence_delim();
-      group.pk = seq.sequence_pk().empty() ? "user:" + seq.sequence_name() : seq.sequence_pk();
+      const SequenceGroup group = SequenceGroupOf(seq);
       for (int j = 0; j < seq.features_size(); ++j) {
         const protos::SeqFeatureConfig& sub = seq.features(j);
         const std::string sub_where =
             fmt::format("{} (sequence_feature '{}').features[{}]", where, group.name, j);
         const gp::FieldDescriptor* sub_field = SetFeatureField(sub);
         if (sub_field == nullptr) FailConfig("{}: no feature type is set", sub_where);
-        features.push_back(MakeFeature(sub, sub_field, options, true, group, sub_where));
+        features.push_back(MakeSupportedFeature(sub, sub_field, options, true, group, sub_where));
       }
     } else {
       const bool is_sequence = field->name().rfind("sequence_", 0) == 0;
-      features.push_back(MakeFeature(config, field, options, is_sequence, std::nullopt, where));
+      features.push_back(
+          MakeSupportedFeature(config, field, options, is_sequence, std::nullopt, where));
     }
   }
 

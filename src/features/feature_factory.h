@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,18 @@
 namespace tzrec {
 
 using FeatureList = std::vector<std::unique_ptr<Feature>>;
+
+// The layout a grouped sequence_feature gives its sub-features (sequence_pk
+// defaults to "user:<sequence_name>" as upstream).
+SequenceGroup SequenceGroupOf(const protos::SequenceFeature& seq);
+
+// One feature from a FeatureConfig or SeqFeatureConfig entry (`holder`) whose
+// `feature` oneof entry is `field`; `group` is the enclosing sequence_feature
+// of a grouped sub-feature. nullptr for a type tzrec does not implement.
+std::unique_ptr<Feature> MakeFeature(const google::protobuf::Message& holder,
+                                     const google::protobuf::FieldDescriptor* field,
+                                     const FeatureOptions& options, bool is_sequence,
+                                     const std::optional<SequenceGroup>& group);
 
 // Reads vocab_dict order from `feature_configs` itself, so pass the parsed
 // config, not a copy made with CopyFrom (protobuf maps forget their order).

@@ -1,5 +1,5 @@
 // Group widths are computed twice: by validation and the config summary
-// (config/feature_groups.h, no libtorch) and by the embedding group the model
+// (features/feature_groups.h, no libtorch) and by the embedding group the model
 // is built on (models/modules/embedding_group.h). On every upstream example
 // config whose groups the model builder takes, both give every group the same
 // member widths.
@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "config/feature_groups.h"
+#include "features/feature_groups.h"
 #include "config/model_type.h"
 #include "features/feature_factory.h"
 #include "models/model_test_util.h"

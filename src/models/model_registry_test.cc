@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "config/model_type.h"
-#include "config/validate.h"
+#include "validation/validate.h"
 #include "models/model.h"
 
 namespace tzrec::models {

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/test_support.h"
 #include "config/pipeline_config.h"
+#include "config/test_util.h"
 #include "features/feature_factory.h"
 #include "models/model.h"
 #include "models/test_models.h"
@@ -122,11 +123,8 @@ inline double TrainRankModelAuc(Model& model, int steps, double lr = 0.05) {
 // model builds in a test's memory; structure and names stay upstream's.
 inline protos::EasyRecConfig UpstreamConfigWithSmallTables(const std::string& name,
                                                            int64_t max_rows = 1000) {
-  const std::string path = std::string(TZREC_SHARED_DIR) + "/upstream/" + name + "/pipeline.config";
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  const std::string path = tzrec::testing::UpstreamConfigPath(name);
+  std::string text = tzrec::testing::ReadTextFile(path);
   static const std::regex rows(R"((num_buckets|hash_bucket_size): *(\d+))");
   std::string out;
   std::sregex_iterator it(text.begin(), text.end(), rows), end;

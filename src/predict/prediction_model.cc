@@ -24,9 +24,6 @@ std::unique_ptr<PredictionModel> PredictionModel::FromExportDir(const std::strin
   std::unique_ptr<PredictionModel> m(new PredictionModel());
   m->exported_ = artifacts::ExportedModel::Load(export_dir, {true, "scripted_model_path"});
   m->source_ = "export dir " + export_dir;
-  m->config_ = m->exported_->config();
-  m->fg_specs_ = m->exported_->fg_specs();
-  m->fg_options_ = m->exported_->fg_options();
   return m;
 }
 
@@ -61,7 +58,10 @@ std::unique_ptr<PredictionModel> PredictionModel::FromCheckpoint(protos::EasyRec
   return m;
 }
 
-fg::FgEngine PredictionModel::NewFgEngine() const { return fg::FgEngine(fg_specs_, fg_options_); }
+fg::FgEngine PredictionModel::NewFgEngine() const {
+  if (exported_) return exported_->NewFgEngine();
+  return fg::FgEngine(fg_specs_, fg_options_);
+}
 
 std::vector<std::string> PredictionModel::InputColumns() const { return NewFgEngine().input_columns(); }
 

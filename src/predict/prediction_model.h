@@ -32,7 +32,7 @@ class PredictionModel {
   ~PredictionModel();
 
   // data_config and the rest: the export's pipeline.config, or the given config.
-  const protos::EasyRecConfig& config() const { return config_; }
+  const protos::EasyRecConfig& config() const { return exported_ ? exported_->config() : config_; }
   // Where the model came from, for logs ("export dir X", "checkpoint Y").
   const std::string& source() const { return source_; }
   // A fresh FG engine (one per parsing thread: engines keep scratch state).
@@ -47,8 +47,9 @@ class PredictionModel {
  private:
   PredictionModel() = default;
 
-  protos::EasyRecConfig config_;
   std::string source_;
+  // A checkpoint's config and FG spec; an export's are read from exported_.
+  protos::EasyRecConfig config_;
   std::vector<fg::FeatureSpec> fg_specs_;
   fg::FgEngineOptions fg_options_;
   // Exactly one of these is set.

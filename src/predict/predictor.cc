@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
@@ -184,143 +189,207 @@ int ModelThreads(int parsers) {
   return std::max(1, cores - parsers);
 }
 
-}  // namespace
+// A checkpoint wins over an export, as upstream.
+std::unique_ptr<PredictionModel> OpenModel(const PredictRequest& request) {
+  if (!request.pipeline_config_path.empty()) {
+    return PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path), request.checkpoint_path);
+  }
+  return PredictionModel::FromExportDir(request.scripted_model_path);
+}
 
-PredictSummary Predict(const PredictRequest& request) {
-  CheckRequest(request);
-  // Cheap checks first: the input files, before loading a model.
-  const std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
-  // A checkpoint wins over an export, as upstream.
-  std::unique_ptr<PredictionModel> model =
-      !request.pipeline_config_path.empty()
-          ? PredictionModel::FromCheckpoint(LoadPipelineConfig(request.pipeline_config_path),
-                                            request.checkpoint_path)
-          : PredictionModel::FromExportDir(request.scripted_model_path);
-  const protos::DataConfig& data_config = model->config().data_config();
+// Everything the pipeline needs, settled and checked before any thread starts.
+struct PredictPlan {
+  std::vector<std::string> files;
+  bool parquet_dataset = false;
+  data::CsvOptions csv;
+  data::ParquetOptions parquet;  // projected to the columns FG reads and the reserved ones
+  int64_t batch_size = 0;
+  std::vector<fg::FgEngine> engines;       // one per parser thread
+  std::vector<std::string> input_columns;  // what FG reads: every file must have them
+  std::unique_ptr<PredictionWriter> writer;
+};
+
+// The data_config's settings, overridden by the flags. The steps keep their
+// order: it decides which of several problems is reported.
+PredictPlan PlanPrediction(const PredictRequest& request, std::vector<std::string> files,
+                           const PredictionModel& model) {
+  PredictPlan plan;
+  plan.files = std::move(files);
+  const protos::DataConfig& data_config = model.config().data_config();
   const data::BatchIteratorOptions config_options = data::BatchIteratorOptionsFromConfig(
       data_config, request.predict_input_path, /*num_epochs=*/1, /*for_eval=*/true);
-  const data::CsvOptions csv = config_options.csv;
-  const bool parquet_dataset =
+  plan.csv = config_options.csv;
+  plan.parquet_dataset =
       request.dataset_type.empty() ? config_options.parquet_dataset : request.dataset_type == "ParquetDataset";
   // Parquet input gets Parquet output, as upstream derives its writer from the
   // dataset type: the type is known only once the model's config is.
-  const bool parquet_output = request.writer_type.empty() ? data::IsParquetPath(files.front(), parquet_dataset)
-                                                          : request.writer_type == "ParquetWriter";
-  std::unique_ptr<PredictionWriter> writer_ptr =
-      PredictionWriter::Create(parquet_output ? PredictionFormat::kParquet : PredictionFormat::kCsv,
-                               request.predict_output_path, request.output_columns, request.reserved_columns);
-  PredictionWriter& writer = *writer_ptr;
-  const int64_t batch_size = request.batch_size > 0 ? request.batch_size : config_options.batch_size;
-  if (batch_size <= 0) FailConfig("data_config batch_size must be positive, got {}", batch_size);
+  const bool parquet_output = request.writer_type.empty()
+                                  ? data::IsParquetPath(plan.files.front(), plan.parquet_dataset)
+                                  : request.writer_type == "ParquetWriter";
+  plan.writer = PredictionWriter::Create(parquet_output ? PredictionFormat::kParquet : PredictionFormat::kCsv,
+                                         request.predict_output_path, request.output_columns,
+                                         request.reserved_columns);
+  plan.batch_size = request.batch_size > 0 ? request.batch_size : config_options.batch_size;
+  if (plan.batch_size <= 0) FailConfig("data_config batch_size must be positive, got {}", plan.batch_size);
   const int threads = request.predict_threads > 0
                           ? request.predict_threads
                           : std::max<int>(static_cast<int>(data_config.num_workers()), 1);
   at::set_num_threads(ModelThreads(threads));
 
   // Engines are built here so that a bad FG spec fails before any thread starts.
-  std::vector<fg::FgEngine> engines;
-  for (int i = 0; i < threads; ++i) engines.push_back(model->NewFgEngine());
-  const std::vector<std::string> input_columns = engines.front().input_columns();
+  for (int i = 0; i < threads; ++i) plan.engines.push_back(model.NewFgEngine());
+  plan.input_columns = plan.engines.front().input_columns();
   // Reserved columns are written as read: text.
-  data::ParquetOptions parquet = config_options.parquet;
-  data::ProjectColumns(engines.front(), request.reserved_columns, parquet);
-  spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
-               request.predict_input_path, model->source(), files.size(), batch_size, threads);
+  plan.parquet = config_options.parquet;
+  data::ProjectColumns(plan.engines.front(), request.reserved_columns, plan.parquet);
+  return plan;
+}
 
-  const size_t depth = static_cast<size_t>(threads) * 2;
-  BoundedQueue<RawBatch> raw_queue(depth);
-  OrderedQueue<ParsedBatch> parsed_queue(depth);
-  BoundedQueue<PredictedBatch> predicted_queue(2);
-  FailureLatch failure([&] {
-    raw_queue.Cancel();
-    parsed_queue.Cancel();
-    predicted_queue.Cancel();
-  });
-  auto guarded = [&failure](auto&& body) {
-    return [&failure, body]() mutable {
+// The reader -> parsers -> model -> writer pipeline of predictor.h over one
+// plan. Each stage is a member run on its own thread(s), the model on the
+// calling thread; they share the queues, the failure latch and the stages'
+// CPU clocks.
+class PredictPipeline {
+ public:
+  PredictPipeline(const PredictRequest& request, const PredictPlan& plan, PredictionModel& model)
+      : request_(request),
+        plan_(plan),
+        writer_(*plan.writer),
+        model_(model),
+        raw_queue_(plan.engines.size() * 2),
+        parsed_queue_(plan.engines.size() * 2),
+        predicted_queue_(2),
+        failure_([this] {
+          raw_queue_.Cancel();
+          parsed_queue_.Cancel();
+          predicted_queue_.Cancel();
+        }) {}
+
+  // Runs every stage to its end; rethrows the first failure of any stage.
+  void Run();
+
+  // Batches read; set once Run() returned.
+  int64_t batches() const { return batches_; }
+
+  // CPU seconds of each stage's thread(s) (the model's: its calling thread),
+  // logged at the end so a slow run shows which stage limits it.
+  void LogStageTimes() const {
+    spdlog::info("CPU seconds by stage: read {:.2f}, parse/FG {:.2f}, model {:.2f}, write {:.2f}",
+                 read_clock_.seconds(), parse_clock_.seconds(), model_clock_.seconds(), write_clock_.seconds());
+  }
+
+ private:
+  // `body` for a thread: its exception, instead of ending the process,
+  // cancels the pipeline and is rethrown by Run().
+  template <typename Body>
+  auto Guarded(Body body) {
+    return [this, body]() mutable {
       try {
         body();
       } catch (...) {
-        failure.Record(std::current_exception());
+        failure_.Record(std::current_exception());
       }
     };
-  };
+  }
 
-  // CPU seconds of each stage's thread(s) (the model's: its calling thread), logged at
-  // the end so a slow run shows which stage limits it.
-  StageClock read_clock, parse_clock, model_clock, write_clock;
-  int64_t batches = 0;
-  std::thread reader(guarded([&] {
-    StageTimer timer(read_clock);
+  // Reads the files in order into numbered raw batches, up to predict_steps.
+  void ReadFiles() {
+    StageTimer timer(read_clock_);
     int64_t sequence = 0;
-    for (const auto& file : files) {
+    for (const auto& file : plan_.files) {
       const std::unique_ptr<data::RowReader> file_reader =
-          data::OpenRowReader(file, parquet_dataset, csv, parquet);
+          data::OpenRowReader(file, plan_.parquet_dataset, plan_.csv, plan_.parquet);
       const std::vector<int> reserved =
-          CheckColumns(file, file_reader->column_names(), input_columns, request.reserved_columns);
+          CheckColumns(file, file_reader->column_names(), plan_.input_columns, request_.reserved_columns);
       if (sequence == 0) {
         // The first file's types of the reserved columns (Parquet output keeps them).
         const std::vector<data::ColumnType> types = file_reader->column_types();
         std::vector<data::ColumnType> reserved_types;
         for (int index : reserved) reserved_types.push_back(types[static_cast<size_t>(index)]);
-        writer.SetReservedTypes(reserved_types, parquet.list_separator);
+        writer_.SetReservedTypes(reserved_types, plan_.parquet.list_separator);
       }
-      while (request.predict_steps == 0 || sequence < request.predict_steps) {
+      while (request_.predict_steps == 0 || sequence < request_.predict_steps) {
         auto rows = std::make_unique<data::RowBatch>();
-        if (file_reader->ReadRows(batch_size, rows.get()) == 0) break;
+        if (file_reader->ReadRows(plan_.batch_size, rows.get()) == 0) break;
         if (rows->num_rows == 0) continue;  // every row of the chunk was bad and skipped
-        if (!raw_queue.Push(RawBatch{sequence, std::move(rows), reserved})) return;
+        if (!raw_queue_.Push(RawBatch{sequence, std::move(rows), reserved})) return;
         ++sequence;
       }
-      if (request.predict_steps != 0 && sequence >= request.predict_steps) break;
+      if (request_.predict_steps != 0 && sequence >= request_.predict_steps) break;
     }
-    batches = sequence;
-    raw_queue.Close();
-    parsed_queue.Close(sequence);
-  }));
-
-  std::vector<std::thread> parsers;
-  for (int i = 0; i < threads; ++i) {
-    parsers.emplace_back(guarded([&, i] {
-      StageTimer timer(parse_clock);
-      while (std::optional<RawBatch> raw = raw_queue.Pop()) {
-        ParsedBatch parsed = ParseBatch(engines[static_cast<size_t>(i)], *raw);
-        const int64_t sequence = raw->sequence;
-        raw.reset();  // frees the CSV text before waiting for the model
-        if (!parsed_queue.Push(sequence, std::move(parsed))) return;
-      }
-    }));
+    batches_ = sequence;
+    raw_queue_.Close();
+    parsed_queue_.Close(sequence);
   }
 
-  std::thread writer_thread(guarded([&] {
-    StageTimer timer(write_clock);
-    Progress progress("Predicting", 0, "rows");
-    while (std::optional<PredictedBatch> batch = predicted_queue.Pop()) {
-      writer.Write(batch->predictions, batch->reserved, batch->rows);
-      progress.Update(static_cast<uint64_t>(writer.rows_written()));
+  // One parser thread: FG on raw batches, in whatever order they come.
+  void ParseBatches(const fg::FgEngine& engine) {
+    StageTimer timer(parse_clock_);
+    while (std::optional<RawBatch> raw = raw_queue_.Pop()) {
+      ParsedBatch parsed = ParseBatch(engine, *raw);
+      const int64_t sequence = raw->sequence;
+      raw.reset();  // frees the CSV text before waiting for the model
+      if (!parsed_queue_.Push(sequence, std::move(parsed))) return;
     }
-    progress.Finish();
-  }));
+  }
 
-  // The model runs on this thread, one batch at a time, in input order.
-  guarded([&] {
-    StageTimer timer(model_clock);
-    while (std::optional<ParsedBatch> parsed = parsed_queue.Pop()) {
+  void RunModel() {
+    StageTimer timer(model_clock_);
+    while (std::optional<ParsedBatch> parsed = parsed_queue_.Pop()) {
       if (parsed->rows == 0) continue;  // every row was bad and skipped
       PredictedBatch predicted;
-      predicted.predictions = model->Run(parsed->inputs);
+      predicted.predictions = model_.Run(parsed->inputs);
       predicted.reserved = std::move(parsed->reserved);
       predicted.rows = parsed->rows;
-      if (!predicted_queue.Push(std::move(predicted))) return;
+      if (!predicted_queue_.Push(std::move(predicted))) return;
     }
-    predicted_queue.Close();
-  })();
+    predicted_queue_.Close();
+  }
+
+  void WriteBatches() {
+    StageTimer timer(write_clock_);
+    Progress progress("Predicting", 0, "rows");
+    while (std::optional<PredictedBatch> batch = predicted_queue_.Pop()) {
+      writer_.Write(batch->predictions, batch->reserved, batch->rows);
+      progress.Update(static_cast<uint64_t>(writer_.rows_written()));
+    }
+    progress.Finish();
+  }
+
+  const PredictRequest& request_;
+  const PredictPlan& plan_;
+  PredictionWriter& writer_;
+  PredictionModel& model_;
+  // Declared before failure_, whose callback cancels them.
+  BoundedQueue<RawBatch> raw_queue_;
+  OrderedQueue<ParsedBatch> parsed_queue_;
+  BoundedQueue<PredictedBatch> predicted_queue_;
+  FailureLatch failure_;
+  StageClock read_clock_, parse_clock_, model_clock_, write_clock_;
+  int64_t batches_ = 0;  // written by the reader thread, read after it joined
+};
+
+// Out of the class: Guarded's return type is deduced only once it is defined.
+void PredictPipeline::Run() {
+  std::thread reader(Guarded([this] { ReadFiles(); }));
+  std::vector<std::thread> parsers;
+  for (const fg::FgEngine& engine : plan_.engines) {
+    parsers.emplace_back(Guarded([this, &engine] { ParseBatches(engine); }));
+  }
+  std::thread writer(Guarded([this] { WriteBatches(); }));
+  // The model runs on this thread, one batch at a time, in input order.
+  Guarded([this] { RunModel(); })();
 
   reader.join();
   for (auto& t : parsers) t.join();
-  writer_thread.join();
-  failure.RethrowIfFailed();
+  writer.join();
+  failure_.RethrowIfFailed();
+}
 
+// After every stage finished: the output is renamed into place only now, and
+// only if it has rows.
+PredictSummary CommitOutput(const PredictRequest& request, PredictionWriter& writer, const PredictionModel& model,
+                            int64_t batches) {
   if (!writer.started()) {
     Fail("no rows to predict in {}", request.predict_input_path);
   }
@@ -329,10 +398,27 @@ PredictSummary Predict(const PredictRequest& request) {
   summary.rows = writer.rows_written();
   summary.batches = batches;
   summary.columns = writer.header();
-  summary.model_source = model->source();
+  summary.model_source = model.source();
   spdlog::info("wrote {} predictions ({} batches) to {}", summary.rows, summary.batches, writer.path());
-  spdlog::info("CPU seconds by stage: read {:.2f}, parse/FG {:.2f}, model {:.2f}, write {:.2f}",
-               read_clock.seconds(), parse_clock.seconds(), model_clock.seconds(), write_clock.seconds());
+  return summary;
+}
+
+}  // namespace
+
+PredictSummary Predict(const PredictRequest& request) {
+  CheckRequest(request);
+  // Cheap checks first: the input files, before loading a model.
+  std::vector<std::string> files = data::ExpandInputPath(request.predict_input_path);
+  const std::unique_ptr<PredictionModel> model = OpenModel(request);
+  const PredictPlan plan = PlanPrediction(request, std::move(files), *model);
+  spdlog::info("predicting {} with {} ({} file(s), batch size {}, {} parser thread(s))",
+               request.predict_input_path, model->source(), plan.files.size(), plan.batch_size,
+               plan.engines.size());
+
+  PredictPipeline pipeline(request, plan, *model);
+  pipeline.Run();
+  PredictSummary summary = CommitOutput(request, *plan.writer, *model, pipeline.batches());
+  pipeline.LogStageTimes();
   return summary;
 }
 

@@ -1,4 +1,4 @@
-#include "config/feature_groups.h"
+#include "features/feature_groups.h"
 
 #include <map>
 #include <set>

@@ -3,9 +3,9 @@
 // into one entry per sub-feature, named `<sequence_name>__<feature_name>` as
 // upstream does (non-RTP naming).
 //
-// This lives in config/ (not features/) because validation and the config
-// summary need names and widths without building any feature transform; the
-// rules follow upstream's feature classes (output_dim, is_sparse, value_dim).
+// Validation and the config summary read it; sparsity and widths come from the
+// feature classes themselves (feature.h), so they agree with what the model
+// builds. Types tzrec does not implement are described by a best guess.
 #pragma once
 
 #include <cstdint>

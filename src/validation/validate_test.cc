@@ -1,12 +1,12 @@
-#include "config/validate.h"
+#include "validation/validate.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "config/feature_groups.h"
+#include "features/feature_groups.h"
 #include "config/pipeline_config.h"
-#include "config/summary.h"
+#include "validation/summary.h"
 #include "config/test_util.h"
 
 namespace tzrec {
@@ -16,6 +16,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::UpstreamConfigNames;
 using testing::UpstreamConfigPath;
+
+TEST(Validate, AcceptsEveryUpstreamExample) {
+  for (const auto& name : UpstreamConfigNames()) {
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(ValidatePipelineConfig(LoadPipelineConfig(UpstreamConfigPath(name))));
+  }
+}
 
 // A small valid DeepFM config; tests break one thing at a time.
 constexpr char kBaseFeatures[] = R"(

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "config/feature_info.h"
+#include "features/feature_info.h"
 #include "config/protos/pipeline.pb.h"
 
 namespace tzrec {

@@ -1,4 +1,4 @@
-#include "config/validate.h"
+#include "validation/validate.h"
 
 #include <algorithm>
 #include <map>
@@ -8,8 +8,8 @@
 #include <fmt/ranges.h>
 
 #include "common/error.h"
-#include "config/feature_groups.h"
-#include "config/feature_info.h"
+#include "features/feature_groups.h"
+#include "features/feature_info.h"
 #include "config/model_type.h"
 
 namespace tzrec {

@@ -1,4 +1,4 @@
-#include "config/summary.h"
+#include "validation/summary.h"
 
 #include <algorithm>
 #include <map>
@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "config/feature_groups.h"
-#include "config/feature_info.h"
+#include "features/feature_groups.h"
+#include "features/feature_info.h"
 #include "config/model_type.h"
-#include "config/validate.h"
+#include "validation/validate.h"
 
 namespace tzrec {
 namespace {
