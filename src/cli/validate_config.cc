@@ -6,8 +6,8 @@
 
 #include "cli/subcommand.h"
 #include "config/pipeline_config.h"
-#include "config/summary.h"
-#include "config/validate.h"
+#include "validation/summary.h"
+#include "validation/validate.h"
 
 namespace tzrec::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "config/pipeline_config.h"
-#include "config/validate.h"
+#include "validation/validate.h"
 #include "data/batch_iterator.h"
 #include "data/data_options.h"
 #include "features/feature_factory.h"
