@@ -7,9 +7,7 @@ namespace tzrec {
 
 ComboFeature::ComboFeature(const protos::ComboFeature& config, const FeatureOptions& options,
                            bool is_sequence, std::optional<SequenceGroup> group)
-    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
-      config_(config),
-      vocab_(Vocab::Read(config, default_value(), Describe())) {}
+    : BucketizedFeature(config, options, is_sequence, std::move(group)) {}
 
 uint32_t ComboFeature::value_dim() const {
   if (config_.has_value_dim()) return config_.value_dim();
@@ -17,20 +15,10 @@ uint32_t ComboFeature::value_dim() const {
 }
 
 uint64_t ComboFeature::num_embeddings() const {
-  if (vocab_.zch_size) return *vocab_.zch_size;
-  if (vocab_.dynamic_capacity) return *vocab_.dynamic_capacity;
-  if (vocab_.hash_bucket_size) return *vocab_.hash_bucket_size;
-  if (!vocab_.list().empty()) return vocab_.list().size();
-  if (!vocab_.dict().empty()) return vocab_.DictSize();
-  if (!vocab_.file().empty()) return vocab_.FileSize();
+  if (const auto rows = vocab_.Rows()) return *rows;
   FailConfig("{} must set hash_bucket_size or vocab_list or vocab_dict or vocab_file or "
              "zch.zch_size",
              Describe());
-}
-
-FeatureAssets ComboFeature::Assets() const {
-  if (vocab_.file().empty()) return {};
-  return {{"vocab_file", vocab_.file()}};
 }
 
 void ComboFeature::set_is_neg(bool value) {

@@ -3,34 +3,26 @@
 #pragma once
 
 #include "config/protos/feature.pb.h"
-#include "features/feature.h"
-#include "features/vocab.h"
+#include "features/typed_feature.h"
 
 namespace tzrec {
 
-class ComboFeature : public Feature {
+class ComboFeature : public BucketizedFeature<protos::ComboFeature> {
  public:
   ComboFeature(const protos::ComboFeature& config, const FeatureOptions& options,
                bool is_sequence, std::optional<SequenceGroup> group = std::nullopt);
 
-  const char* type_name() const override { return "ComboFeature"; }
   bool is_sparse() const override { return true; }
   uint32_t value_dim() const override;
   uint32_t output_dim() const override { return config_.embedding_dim(); }
   uint64_t num_embeddings() const override;
-  FeatureAssets Assets() const override;
   // Crosses user and sampled item fields: the cross-negative data group.
   void set_is_neg(bool value) override;
-  const protos::ComboFeature& config() const override { return config_; }
-  const Vocab& vocab() const { return vocab_; }
 
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
 
- private:
-  protos::ComboFeature config_;
-  Vocab vocab_;
 };
 
 }  // namespace tzrec

@@ -6,8 +6,7 @@ namespace tzrec {
 
 ExprFeature::ExprFeature(const protos::ExprFeature& config, const FeatureOptions& options,
                          bool is_sequence, std::optional<SequenceGroup> group)
-    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
-      config_(config) {}
+    : TypedFeature(config, options, is_sequence, std::move(group)) {}
 
 uint32_t ExprFeature::value_dim() const {
   return config_.has_value_dim() ? config_.value_dim() : 1;
@@ -18,10 +17,8 @@ uint32_t ExprFeature::output_dim() const {
 }
 
 std::string ExprFeature::dense_embedding_type() const {
-  if (is_sequence()) return "";
-  if (config_.has_autodis()) return "autodis";
-  if (config_.has_mlp()) return "mlp";
-  return "";
+  // Sequences get no dense embedding (upstream's rule for these two types).
+  return is_sequence() ? "" : DenseEmbeddingOf(config_);
 }
 
 void ExprFeature::set_is_neg(bool value) {

@@ -74,6 +74,15 @@ struct FeatureOptions {
 // Asset files a feature needs beside fg.json: config field -> path on disk.
 using FeatureAssets = std::map<std::string, std::string>;
 
+// The set entry of a feature message's `dense_emb` oneof: "autodis", "mlp",
+// or "" when none.
+template <typename Config>
+std::string DenseEmbeddingOf(const Config& config) {
+  if (config.has_autodis()) return "autodis";
+  if (config.has_mlp()) return "mlp";
+  return "";
+}
+
 class Feature {
  public:
   virtual ~Feature() = default;

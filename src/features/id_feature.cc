@@ -7,9 +7,7 @@ namespace tzrec {
 
 IdFeature::IdFeature(const protos::IdFeature& config, const FeatureOptions& options,
                      bool is_sequence, std::optional<SequenceGroup> group)
-    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
-      config_(config),
-      vocab_(Vocab::Read(config, default_value(), Describe())) {}
+    : BucketizedFeature(config, options, is_sequence, std::move(group)) {}
 
 uint32_t IdFeature::value_dim() const {
   if (config_.has_value_dim()) return config_.value_dim();
@@ -17,21 +15,10 @@ uint32_t IdFeature::value_dim() const {
 }
 
 uint64_t IdFeature::num_embeddings() const {
-  if (vocab_.zch_size) return *vocab_.zch_size;
-  if (vocab_.dynamic_capacity) return *vocab_.dynamic_capacity;
-  if (vocab_.hash_bucket_size) return *vocab_.hash_bucket_size;
-  if (vocab_.num_buckets) return *vocab_.num_buckets;
-  if (!vocab_.list().empty()) return vocab_.list().size();
-  if (!vocab_.dict().empty()) return vocab_.DictSize();
-  if (!vocab_.file().empty()) return vocab_.FileSize();
+  if (const auto rows = vocab_.Rows()) return *rows;
   FailConfig("{} must set hash_bucket_size or num_buckets or vocab_list or vocab_dict or "
              "vocab_file or zch.zch_size",
              Describe());
-}
-
-FeatureAssets IdFeature::Assets() const {
-  if (vocab_.file().empty()) return {};
-  return {{"vocab_file", vocab_.file()}};
 }
 
 std::optional<std::vector<std::string>> IdFeature::RawInputs() const {

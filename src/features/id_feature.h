@@ -3,35 +3,27 @@
 #pragma once
 
 #include "config/protos/feature.pb.h"
-#include "features/feature.h"
-#include "features/vocab.h"
+#include "features/typed_feature.h"
 
 namespace tzrec {
 
-class IdFeature : public Feature {
+class IdFeature : public BucketizedFeature<protos::IdFeature> {
  public:
   IdFeature(const protos::IdFeature& config, const FeatureOptions& options, bool is_sequence,
             std::optional<SequenceGroup> group = std::nullopt);
 
-  const char* type_name() const override { return "IdFeature"; }
   bool is_sparse() const override { return true; }
   bool is_weighted() const override { return config_.weighted(); }
   // value_dim when set, else 1 in a sequence and 0 (multi-valued) otherwise.
   uint32_t value_dim() const override;
   uint32_t output_dim() const override { return config_.embedding_dim(); }
   uint64_t num_embeddings() const override;
-  FeatureAssets Assets() const override;
-  const protos::IdFeature& config() const override { return config_; }
-  const Vocab& vocab() const { return vocab_; }
 
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   bool is_single_input_type() const override { return true; }
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
 
- private:
-  protos::IdFeature config_;
-  Vocab vocab_;
 };
 
 // The bucketizer keys of an id-like fg.json entry (hash_bucket_size, vocab_*,

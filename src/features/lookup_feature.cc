@@ -10,44 +10,14 @@ namespace tzrec {
 
 LookupFeature::LookupFeature(const protos::LookupFeature& config, const FeatureOptions& options,
                              bool is_sequence, std::optional<SequenceGroup> group)
-    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
-      config_(config),
-      vocab_(Vocab::Read(config, default_value(), Describe())) {}
-
-bool LookupFeature::is_sparse() const {
-  return vocab_.zch_size || vocab_.dynamic_capacity || vocab_.hash_bucket_size ||
-         vocab_.num_buckets || !vocab_.list().empty() || !vocab_.dict().empty() ||
-         !vocab_.file().empty() || config_.boundaries_size() > 0;
-}
-
-uint32_t LookupFeature::value_dim() const {
-  return config_.has_value_dim() ? config_.value_dim() : 1;
-}
+    : MapValueFeature(config, options, is_sequence, std::move(group)) {}
 
 uint32_t LookupFeature::output_dim() const {
   return has_embedding() ? embedding_dim() : std::max<uint32_t>(config_.value_dim(), 1);
 }
 
-std::string LookupFeature::dense_embedding_type() const {
-  if (config_.has_autodis()) return "autodis";
-  if (config_.has_mlp()) return "mlp";
-  return "";
-}
-
 uint64_t LookupFeature::num_embeddings() const {
-  if (vocab_.zch_size) return *vocab_.zch_size;
-  if (vocab_.dynamic_capacity) return *vocab_.dynamic_capacity;
-  if (vocab_.hash_bucket_size) return *vocab_.hash_bucket_size;
-  if (vocab_.num_buckets) return *vocab_.num_buckets;
-  if (!vocab_.list().empty()) return vocab_.list().size();
-  if (!vocab_.dict().empty()) return vocab_.DictSize();
-  if (!vocab_.file().empty()) return vocab_.FileSize();
-  return config_.boundaries_size() + 1;
-}
-
-FeatureAssets LookupFeature::Assets() const {
-  if (vocab_.file().empty()) return {};
-  return {{"vocab_file", vocab_.file()}};
+  return vocab_.Rows().value_or(config_.boundaries_size() + 1);
 }
 
 void LookupFeature::set_is_neg(bool value) {

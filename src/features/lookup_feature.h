@@ -6,34 +6,23 @@
 #pragma once
 
 #include "config/protos/feature.pb.h"
-#include "features/feature.h"
-#include "features/vocab.h"
+#include "features/typed_feature.h"
 
 namespace tzrec {
 
-class LookupFeature : public Feature {
+class LookupFeature : public MapValueFeature<protos::LookupFeature> {
  public:
   LookupFeature(const protos::LookupFeature& config, const FeatureOptions& options,
                 bool is_sequence, std::optional<SequenceGroup> group = std::nullopt);
 
-  const char* type_name() const override { return "LookupFeature"; }
-  bool is_sparse() const override;
-  uint32_t value_dim() const override;
   uint32_t output_dim() const override;
-  std::string dense_embedding_type() const override;
   uint64_t num_embeddings() const override;
-  FeatureAssets Assets() const override;
   void set_is_neg(bool value) override;
-  const protos::LookupFeature& config() const override { return config_; }
-  const Vocab& vocab() const { return vocab_; }
 
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
 
- private:
-  protos::LookupFeature config_;
-  Vocab vocab_;
 };
 
 }  // namespace tzrec

@@ -7,44 +7,13 @@ namespace tzrec {
 
 MatchFeature::MatchFeature(const protos::MatchFeature& config, const FeatureOptions& options,
                            bool is_sequence, std::optional<SequenceGroup> group)
-    : Feature(ReadCommon(config), config.default_value(), options, is_sequence, std::move(group)),
-      config_(config),
-      vocab_(Vocab::Read(config, default_value(), Describe())) {}
-
-bool MatchFeature::is_sparse() const {
-  return config_.has_zch() || config_.has_dynamicemb() || config_.has_hash_bucket_size() ||
-         config_.has_num_buckets() || config_.vocab_list_size() > 0 ||
-         !config_.vocab_dict().empty() || !config_.vocab_file().empty() ||
-         config_.boundaries_size() > 0;
-}
-
-uint32_t MatchFeature::value_dim() const {
-  return config_.has_value_dim() ? config_.value_dim() : 1;
-}
+    : MapValueFeature(config, options, is_sequence, std::move(group)) {}
 
 uint32_t MatchFeature::output_dim() const { return has_embedding() ? embedding_dim() : 1; }
 
-std::string MatchFeature::dense_embedding_type() const {
-  if (config_.has_autodis()) return "autodis";
-  if (config_.has_mlp()) return "mlp";
-  return "";
-}
-
 uint64_t MatchFeature::num_embeddings() const {
-  if (vocab_.zch_size) return *vocab_.zch_size;
-  if (vocab_.dynamic_capacity) return *vocab_.dynamic_capacity;
-  if (vocab_.hash_bucket_size) return *vocab_.hash_bucket_size;
-  if (vocab_.num_buckets) return *vocab_.num_buckets;
   // Upstream sizes a match vocabulary list one row larger than its entries.
-  if (!vocab_.list().empty()) return vocab_.list().size() + 1;
-  if (!vocab_.dict().empty()) return vocab_.DictSize();
-  if (!vocab_.file().empty()) return vocab_.FileSize();
-  return config_.boundaries_size() + 1;
-}
-
-FeatureAssets MatchFeature::Assets() const {
-  if (vocab_.file().empty()) return {};
-  return {{"vocab_file", vocab_.file()}};
+  return vocab_.Rows(/*extra_list_rows=*/1).value_or(config_.boundaries_size() + 1);
 }
 
 void MatchFeature::set_is_neg(bool value) {

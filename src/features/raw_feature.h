@@ -4,31 +4,27 @@
 #pragma once
 
 #include "config/protos/feature.pb.h"
-#include "features/feature.h"
+#include "features/typed_feature.h"
 
 namespace tzrec {
 
-class RawFeature : public Feature {
+class RawFeature : public TypedFeature<protos::RawFeature> {
  public:
   RawFeature(const protos::RawFeature& config, const FeatureOptions& options, bool is_sequence,
              std::optional<SequenceGroup> group = std::nullopt);
 
-  const char* type_name() const override { return "RawFeature"; }
   bool is_sparse() const override { return config_.boundaries_size() > 0; }
   uint32_t value_dim() const override;
   uint32_t output_dim() const override;
   // Sequences have no dense embedding.
   std::string dense_embedding_type() const override;
   uint64_t num_embeddings() const override { return config_.boundaries_size() + 1; }
-  const protos::RawFeature& config() const override { return config_; }
 
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   bool is_single_input_type() const override { return true; }
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
 
- private:
-  protos::RawFeature config_;
 };
 
 // Float32 config values (boundaries) as JSON numbers: each widened to double,

@@ -39,6 +39,22 @@ const gp::Message* OptionalMessage(const gp::Message& m, const char* name) {
 
 }  // namespace
 
+std::optional<uint64_t> Vocab::Rows(uint64_t extra_list_rows) const {
+  if (zch_size) return *zch_size;
+  if (dynamic_capacity) return *dynamic_capacity;
+  if (hash_bucket_size) return *hash_bucket_size;
+  if (num_buckets) return *num_buckets;
+  if (!list_.empty()) return list_.size() + extra_list_rows;
+  if (!dict_.empty()) return DictSize();
+  if (!file_.empty()) return FileSize();
+  return std::nullopt;
+}
+
+std::map<std::string, std::string> Vocab::Assets() const {
+  if (file_.empty()) return {};
+  return {{"vocab_file", file_}};
+}
+
 Vocab Vocab::Read(const gp::Message& config, const std::string& effective_default,
                   const std::string& owner) {
   const gp::Reflection* r = config.GetReflection();

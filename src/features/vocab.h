@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +40,14 @@ class Vocab {
   uint64_t FileSize() const;
   // Bucket of out-of-vocabulary values: the configured one, else 1 (<OOV>).
   uint64_t default_bucketize_value() const { return default_bucketize_value_.value_or(1); }
+
+  // Rows of the feature's table from whichever size the config gives, in
+  // upstream's order (zch, dynamicemb, hash_bucket_size, num_buckets, vocab
+  // list, dict, file); nullopt when it gives none. `extra_list_rows`: rows a
+  // type adds to a vocab_list (match features size theirs one larger).
+  std::optional<uint64_t> Rows(uint64_t extra_list_rows = 0) const;
+  // {"vocab_file": path} when a vocab_file is set: the asset fg.json refers to.
+  std::map<std::string, std::string> Assets() const;
 
   std::optional<uint64_t> hash_bucket_size;
   std::optional<uint64_t> num_buckets;

@@ -1,0 +1,47 @@
+// `tzrec serve`: answers the TorchEasyRec Processor's request protocol for one
+// export (serve/http_server.h), so that EAS SDK and PAI-REC callers work
+// against it unchanged.
+#include "cli/subcommand.h"
+#include "common/strings.h"
+#include "serve/http_server.h"
+
+namespace tzrec::cli {
+namespace {
+
+std::function<int()> Setup(CLI::App& app) {
+  auto options = std::make_shared<serve::ServeOptions>();
+  auto fg_mode = std::make_shared<std::string>("bypass");
+  auto outputs = std::make_shared<std::string>();
+  app.add_option("--scripted_model_path", options->model_dir,
+                 "published export directory (a match model's user/ or item/ export)")
+      ->required();
+  app.add_option("--host", options->host, "address to listen on")->capture_default_str();
+  app.add_option("--port", options->port, "port to listen on (0: any free port)")
+      ->capture_default_str();
+  app.add_option("--threads", options->threads, "request threads")->capture_default_str();
+  app.add_option("--fg_mode", *fg_mode,
+                 "normal: PBRequest of raw features, FG runs here; bypass: PredictRequest of "
+                 "model inputs")
+      ->check(CLI::IsMember({"normal", "bypass"}))
+      ->capture_default_str();
+  app.add_option("--outputs", *outputs, "model outputs to return, comma separated (default all)");
+  app.add_option("--token", options->token,
+                 "service token callers must send in the Authorization header (plain or "
+                 "EAS-signed)");
+  app.add_option("--max_body_bytes", options->max_body_bytes, "largest request body (413 above)")
+      ->capture_default_str();
+  app.add_option("--max_items", options->max_items, "most item_ids one request may score")
+      ->capture_default_str();
+  return [options, fg_mode, outputs]() {
+    options->fg_mode_normal = *fg_mode == "normal";
+    options->outputs = SplitList(*outputs);
+    serve::Serve(*options);
+    return 0;
+  };
+}
+
+const bool kRegistered = Register(
+    {"serve", "serve an export over HTTP with the TorchEasyRec Processor's protocol", Setup});
+
+}  // namespace
+}  // namespace tzrec::cli

@@ -1,0 +1,72 @@
+// The Processor's request and response messages, translated to what tzrec
+// runs: a PBRequest (FG mode) becomes one raw row per candidate item for the
+// export's FG; a PredictRequest (bypass mode) becomes the model's input
+// tensors; model outputs become ArrayProtos. Malformed requests throw
+// BadRequest with a one-line reason naming the feature or input at fault.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "features/fg/input_batch.h"
+#include "models/model.h"
+#include "serve/protos/pairec_predict.pb.h"
+#include "serve/protos/torch_predict.pb.h"
+
+namespace tzrec::serve {
+
+namespace pairec = com::alibaba::pairec::processor;
+namespace eas = torch::eas;
+
+// A request the server refuses: HTTP `status` (400, 413) with `what()` as the
+// body.
+class BadRequest : public std::runtime_error {
+ public:
+  explicit BadRequest(const std::string& reason, int status = 400)
+      : std::runtime_error(reason), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+// FG input text of one feature value, as a CSV cell holding it would read:
+// numbers in their shortest exact form, lists joined by `separator`, maps as
+// key:value pairs joined by `separator`, lists of lists joined by ";" (the
+// sequence delimiter) between inner lists. An unset value is "" (FG default).
+std::string FeatureText(const pairec::PBFeature& feature, char separator = '\x1d');
+
+// One raw row per item_ids entry, holding each of `input_columns` from the
+// request's item_features, context_features (per item, in item order) or
+// user_features (the same for every item), in that order of precedence; a
+// column the request lacks is "" (FG applies its default). BadRequest when a
+// per-item feature does not have one value per item.
+fg::OwnedInputBatch RequestRows(const pairec::PBRequest& request,
+                                const std::vector<std::string>& input_columns);
+
+// A bypass-mode request: the model's inputs by name and the indexes of the
+// outputs wanted (empty: all).
+struct TensorRequest {
+  models::TensorMap inputs;
+  std::vector<int> output_filter;
+};
+
+// Parses a PredictRequest numbered as the Processor documentation numbers it
+// (map_inputs = 2) or as the EAS SDK's TorchRequest does (map_inputs = 3):
+// the numbering under which every map_inputs entry is a well-formed array is
+// the one the caller used. BadRequest when neither or both fit.
+TensorRequest ParseTensorRequest(const std::string& body);
+
+// An ArrayProto as a tensor of its dtype and shape (float, double, int32 and
+// narrower, int64, bool); BadRequest naming `name` when its values do not fill
+// its shape or its dtype has no tensor form here.
+at::Tensor ArrayToTensor(const eas::ArrayProto& array, const std::string& name);
+
+// A tensor as an ArrayProto: float32 values (any floating or integer tensor),
+// its shape as array_shape.
+eas::ArrayProto TensorToArray(const at::Tensor& tensor);
+
+}  // namespace tzrec::serve

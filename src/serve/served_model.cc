@@ -1,0 +1,122 @@
+#include "serve/served_model.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/error.h"
+#include "data/data_parser.h"
+
+namespace tzrec::serve {
+
+ServedModel::ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options)
+    : exported_(std::move(exported)), options_(std::move(options)) {
+  for (int i = 0; i < std::max(1, options_.fg_engines); ++i) {
+    idle_engines_.push_back(std::make_unique<fg::FgEngine>(exported_->NewFgEngine()));
+  }
+}
+
+std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Options& options) {
+  auto exported = artifacts::ExportedModel::Load(dir, {true, "scripted_model_path"});
+  std::unique_ptr<ServedModel> model(new ServedModel(std::move(exported), options));
+  // Warm-up: the first forward of a scripted model compiles its graph; a
+  // request should not pay for it. It also tells the model's output names.
+  pairec::PBRequest warm_up;
+  warm_up.add_item_ids("warm-up");
+  fg::OwnedInputBatch rows =
+      RequestRows(warm_up, model->idle_engines_.front()->input_columns());
+  models::TensorMap inputs;
+  data::AddFeatureTensors(model->idle_engines_.front()->Process(rows.View()), inputs);
+  for (const auto& entry : model->Run(inputs)) model->output_names_.push_back(entry.key());
+  for (const std::string& name : options.outputs) {
+    if (std::find(model->output_names_.begin(), model->output_names_.end(), name) ==
+        model->output_names_.end()) {
+      FailConfig("--outputs: the model has no output '{}' (its outputs: {})", name,
+                 fmt::join(model->output_names_, ", "));
+    }
+  }
+  return model;
+}
+
+ServedModel::EngineLease::EngineLease(ServedModel& model) : model_(model) {
+  std::unique_lock<std::mutex> lock(model_.engines_mutex_);
+  model_.engine_returned_.wait(lock, [&] { return !model_.idle_engines_.empty(); });
+  engine_ = std::move(model_.idle_engines_.back());
+  model_.idle_engines_.pop_back();
+}
+
+ServedModel::EngineLease::~EngineLease() {
+  std::lock_guard<std::mutex> lock(model_.engines_mutex_);
+  model_.idle_engines_.push_back(std::move(engine_));
+  model_.engine_returned_.notify_one();
+}
+
+c10::Dict<std::string, at::Tensor> ServedModel::Run(const models::TensorMap& inputs) {
+  std::lock_guard<std::mutex> lock(run_mutex_);
+  return exported_->Run(inputs);
+}
+
+bool ServedModel::Wanted(const std::string& name) const {
+  return options_.outputs.empty() ||
+         std::find(options_.outputs.begin(), options_.outputs.end(), name) != options_.outputs.end();
+}
+
+pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
+  const int items = request.item_ids_size();
+  if (items == 0) throw BadRequest("the request has no item_ids");
+  if (items > options_.max_items) {
+    throw BadRequest(fmt::format("the request has {} item_ids; at most {} are taken (--max_items)",
+                                 items, options_.max_items));
+  }
+  models::TensorMap inputs;
+  {
+    EngineLease engine(*this);
+    try {
+      fg::OwnedInputBatch rows = RequestRows(request, engine->input_columns());
+      fg::InputBatch view = rows.View();
+      view.describe_row = [&request](int64_t row) {
+        return fmt::format("item '{}'", request.item_ids(static_cast<int>(row)));
+      };
+      const fg::FeatureBatch features = engine->Process(view);
+      if (!features.skipped_rows.empty()) {
+        throw BadRequest(fmt::format("item '{}' has a feature value FG cannot read",
+                                     request.item_ids(static_cast<int>(features.skipped_rows[0]))));
+      }
+      data::AddFeatureTensors(features, inputs);
+    } catch (const Error& e) {
+      // A value FG cannot parse is the caller's: a bad request, not a fault.
+      throw BadRequest(e.what());
+    }
+  }
+  pairec::PBResponse response;
+  for (const auto& entry : Run(inputs)) {
+    if (Wanted(entry.key())) (*response.mutable_map_outputs())[entry.key()] = TensorToArray(entry.value());
+  }
+  *response.mutable_item_ids() = request.item_ids();
+  return response;
+}
+
+eas::PredictResponse ServedModel::Predict(const TensorRequest& request) {
+  c10::Dict<std::string, at::Tensor> outputs;
+  try {
+    outputs = Run(request.inputs);
+  } catch (const Error& e) {
+    // A missing input or tensors the graph cannot take: the caller's to fix.
+    throw BadRequest(e.what());
+  }
+  eas::PredictResponse response;
+  int index = 0;
+  for (const auto& entry : outputs) {
+    const bool filtered =
+        !request.output_filter.empty() &&
+        std::find(request.output_filter.begin(), request.output_filter.end(), index) ==
+            request.output_filter.end();
+    ++index;
+    if (filtered || !Wanted(entry.key())) continue;
+    (*response.mutable_map_outputs())[entry.key()] = TensorToArray(entry.value());
+  }
+  return response;
+}
+
+}  // namespace tzrec::serve

@@ -1,0 +1,75 @@
+// One export as the server runs it: the loaded model (artifacts/), a pool of
+// FG engines (one per concurrent request: engines keep scratch), and the two
+// ways in: a PBRequest (FG mode: raw features, FG, model) and a tensor request
+// (bypass mode: the model's inputs as sent). The scripted model is run by one
+// request at a time; FG runs in parallel.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "artifacts/exported_model.h"
+#include "serve/request_codec.h"
+
+namespace tzrec::serve {
+
+class ServedModel {
+ public:
+  struct Options {
+    // Output names to return (empty: all the model returns).
+    std::vector<std::string> outputs;
+    // FG engines: requests running FG at the same time.
+    int fg_engines = 2;
+    // Most items one request may ask to score.
+    int max_items = 10000;
+  };
+
+  // Loads a published export (manifest.h) from `dir` and runs one request
+  // of a single default-valued row through FG and the model (warm-up), which
+  // also checks that every name in options.outputs is an output of the model.
+  static std::unique_ptr<ServedModel> Load(const std::string& dir, const Options& options);
+
+  // FG mode: one score per item for each output, item_ids echoed.
+  pairec::PBResponse Predict(const pairec::PBRequest& request);
+  // Bypass mode: the model's outputs for the given inputs.
+  eas::PredictResponse Predict(const TensorRequest& request);
+
+  const std::string& dir() const { return exported_->dir(); }
+  // Names of the model's outputs, in the order the model returns them.
+  const std::vector<std::string>& output_names() const { return output_names_; }
+
+ private:
+  // An idle FG engine, taken for one request's FG and given back after it.
+  class EngineLease {
+   public:
+    explicit EngineLease(ServedModel& model);
+    ~EngineLease();
+    fg::FgEngine* operator->() const { return engine_.get(); }
+
+   private:
+    ServedModel& model_;
+    std::unique_ptr<fg::FgEngine> engine_;
+  };
+
+  explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
+
+  // The model's outputs for `inputs`, one request at a time.
+  c10::Dict<std::string, at::Tensor> Run(const models::TensorMap& inputs);
+  // Whether output `name` goes into responses.
+  bool Wanted(const std::string& name) const;
+
+  std::unique_ptr<artifacts::ExportedModel> exported_;
+  Options options_;
+  std::vector<std::string> output_names_;
+  std::mutex run_mutex_;
+
+  // Idle FG engines; a request takes one and gives it back.
+  std::mutex engines_mutex_;
+  std::condition_variable engine_returned_;
+  std::vector<std::unique_ptr<fg::FgEngine>> idle_engines_;
+};
+
+}  // namespace tzrec::serve
