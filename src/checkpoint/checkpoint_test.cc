@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_support.h"
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -15,13 +17,6 @@ namespace tzrec::checkpoint {
 namespace {
 
 using models::testing::SmallDeepFMConfig;
-
-fs::path FreshDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("tzrec_checkpoint_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 at::Tensor StateTensorOf(models::Model& model, const std::string& name) {
   for (const auto& [n, t] : model.StateDict()) {
@@ -41,7 +36,8 @@ TEST(CheckpointTest, StepParsingAndPruning) {
   EXPECT_EQ(CheckpointStep("/a/model.ckpt-1200/"), 1200);
   EXPECT_EQ(CheckpointStep("/a/model.ckpt-12.tmp"), std::nullopt);
   EXPECT_EQ(CheckpointStep("/a/other"), std::nullopt);
-  fs::path dir = FreshDir("latest");
+  const tzrec::testing::ScratchDir scratch_latest;
+  fs::path dir = scratch_latest.path();
   for (const char* name : {"model.ckpt-9", "model.ckpt-100", "model.ckpt-20", "model.ckpt-x"}) {
     fs::create_directories(dir / name);
   }
@@ -54,7 +50,8 @@ TEST(CheckpointTest, StepParsingAndPruning) {
 
 TEST(CheckpointTest, ModelStateRoundTrip) {
   Built a;
-  fs::path dir = FreshDir("roundtrip");
+  const tzrec::testing::ScratchDir scratch_roundtrip;
+  fs::path dir = scratch_roundtrip.path();
   std::vector<DcpItem> optimizer = {{"state.model.output_mlp.weight.step", {}, at::full({}, 3.0)}};
   std::string path = SaveCheckpoint(dir.string(), 2, a.model->StateDict(), optimizer);
   EXPECT_EQ(path, (dir / "model.ckpt-2").string());
@@ -82,7 +79,8 @@ TEST(CheckpointTest, ModelStateRoundTrip) {
 // tzrec's older layout: model/state_dict.pt, a torch.save dict.
 TEST(CheckpointTest, OlderSingleFileCheckpointsStillRestore) {
   Built a;
-  fs::path dir = FreshDir("older") / "model.ckpt-4";
+  const tzrec::testing::ScratchDir scratch_older;
+  fs::path dir = scratch_older.path() / "model.ckpt-4";
   fs::create_directories(dir / "model");
   WriteTensorFile((dir / "model" / "state_dict.pt").string(), a.model->StateDict());
   Built b;
@@ -95,7 +93,8 @@ TEST(CheckpointTest, OlderSingleFileCheckpointsStillRestore) {
 
 TEST(CheckpointTest, DenseEmaReplacesTheDenseParameters) {
   Built a;
-  fs::path dir = FreshDir("ema");
+  const tzrec::testing::ScratchDir scratch_ema;
+  fs::path dir = scratch_ema.path();
   const std::string path = SaveCheckpoint(dir.string(), 1, a.model->StateDict(), {});
   const std::string dense = "model.output_mlp.weight";
   const at::Tensor averaged = at::full_like(StateTensorOf(*a.model, dense), 0.25);
@@ -111,7 +110,8 @@ TEST(CheckpointTest, DenseEmaReplacesTheDenseParameters) {
 
 TEST(CheckpointTest, MissingExtraAndMisshapenTensorsAreNamed) {
   Built a;
-  fs::path dir = FreshDir("errors");
+  const tzrec::testing::ScratchDir scratch_errors;
+  fs::path dir = scratch_errors.path();
   auto state = a.model->StateDict();
   const std::string dropped = state.front().first;
   const std::string dropped_too = state.back().first;

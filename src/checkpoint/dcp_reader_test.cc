@@ -1,6 +1,8 @@
 #include "checkpoint/dcp_reader.h"
 
 #include <gtest/gtest.h>
+
+#include "common/test_support.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace tzrec::checkpoint {
 namespace {
-
-fs::path FreshDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("tzrec_dcp_reader_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir.parent_path());
-  return dir;
-}
 
 // `table` saved as the blocks a sharding plan gives its ranks: `row_cuts` and
 // `col_cuts` are the block boundaries (grid: both).
@@ -58,7 +53,8 @@ TEST(DcpReaderTest, ReadsWholeTensorsBack) {
   const at::Tensor bias = at::randn({5});
   const at::Tensor step = at::full({}, 12, at::kLong);
   const at::Tensor half = at::randn({4, 3}).to(at::kHalf);
-  const fs::path dir = FreshDir("whole");
+  const tzrec::testing::ScratchDir scratch_whole;
+  const fs::path dir = scratch_whole.path();
   WriteDcpDirectory(dir.string(), {{"model.t.weight", {}, table}, {"model.b", {}, bias},
                                    {"state.step", {"state", "step"}, step}, {"model.h", {}, half}});
   EXPECT_TRUE(fs::exists(dir / ".metadata"));
@@ -90,7 +86,8 @@ TEST(DcpReaderTest, AssemblesEveryShardingLayout) {
                                Layout{"grid", {0, 52, 103}, {0, 5, 10}},
                                Layout{"one_row_blocks", {0, 1, 2, 50, 103}, {0, 10}}}) {
     SCOPED_TRACE(layout.name);
-    const fs::path dir = FreshDir(layout.name);
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = scratch.path();
     std::vector<DcpItem> items = Blocks("model.e.weight", table, layout.rows, layout.cols);
     // Chunks come in any order.
     std::reverse(items.begin(), items.end());
@@ -108,7 +105,8 @@ TEST(DcpReaderTest, AssemblesEveryShardingLayout) {
 
 TEST(DcpReaderTest, ReplicatedCopiesCollapseAndOldSequenceNamesAreRenamed) {
   const at::Tensor w = at::arange(0, 24, at::kFloat).reshape({6, 4});
-  const fs::path dir = FreshDir("renames");
+  const tzrec::testing::ScratchDir scratch_renames;
+  const fs::path dir = scratch_renames.path();
   WriteDcpDirectory(dir.string(),
                     {{"model.embedding_group.seq_emb_impls.__BASE__.ec_list.0.embeddings.click_emb.weight", {}, w},
                      {"model.dense.weight", {}, w}, {"model.dense.weight", {}, w}});
@@ -138,25 +136,29 @@ pickle::Value& StorageInfo(pickle::Value& root) {
 
 TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
   const at::Tensor table = at::randn({20, 4});
-  auto fresh = [&](const std::string& name) {
-    const fs::path dir = FreshDir(name);
+  // A fresh copy of the checkpoint in `scratch`, to break one thing in.
+  auto fresh = [&](const tzrec::testing::ScratchDir& scratch) {
+    const fs::path dir = scratch.path();
     WriteDcpDirectory(dir.string(), Blocks("model.e.weight", table, {0, 10, 20}, {0, 4}));
     return dir;
   };
   {
-    const fs::path dir = fresh("missing_file");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     fs::remove(dir / "__0_0.distcp");
     const std::string e = ErrorOf([&] { DcpReader reader(dir.string()); });
     EXPECT_NE(e.find("__0_0.distcp, which is missing"), std::string::npos) << e;
   }
   {
-    const fs::path dir = fresh("truncated");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     fs::resize_file(dir / "__0_0.distcp", fs::file_size(dir / "__0_0.distcp") - 100);
     const std::string e = ErrorOf([&] { DcpReader reader(dir.string()); });
     EXPECT_NE(e.find("model.e.weight lies at bytes"), std::string::npos) << e;
   }
   {
-    const fs::path dir = fresh("transforms");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     EditMetadata(dir, [](pickle::Value& root) {
       StorageInfo(root).state->entries.emplace_back(pickle::Str("transform_descriptors"),
                                                     pickle::List({pickle::Str("zstd")}));
@@ -165,7 +167,8 @@ TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
     EXPECT_NE(e.find("stream transforms (zstd)"), std::string::npos) << e;
   }
   {
-    const fs::path dir = fresh("safetensors");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     const auto size = fs::file_size(dir / "__0_0.distcp");
     std::string blob(size, ' ');
     blob.replace(0, 9, std::string("\x40\x00\x00\x00\x00\x00\x00\x00{", 9));
@@ -174,7 +177,8 @@ TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
     EXPECT_NE(e.find("safetensors"), std::string::npos) << e;
   }
   {
-    const fs::path dir = FreshDir("gap");
+    const tzrec::testing::ScratchDir scratch_gap;
+    const fs::path dir = scratch_gap.path();
     std::vector<DcpItem> items = Blocks("model.e.weight", table, {0, 10, 20}, {0, 4});
     items.pop_back();
     WriteDcpDirectory(dir.string(), items);
@@ -182,7 +186,8 @@ TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
     EXPECT_NE(e.find("cover 40 of its 80 elements"), std::string::npos) << e;
   }
   {
-    const fs::path dir = fresh("escape");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     EditMetadata(dir, [](pickle::Value& root) {
       for (auto& [k, v] : StorageInfo(root).state->entries) {
         if (k->text == "relative_path") v = pickle::Str("../elsewhere.distcp");
@@ -192,7 +197,8 @@ TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
     EXPECT_NE(e.find("outside its directory"), std::string::npos) << e;
   }
   {
-    const fs::path dir = fresh("garbage_item");
+    const tzrec::testing::ScratchDir scratch;
+    const fs::path dir = fresh(scratch);
     // Past the zip's central directory: the item no longer parses.
     std::fstream f(dir / "__0_0.distcp", std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(static_cast<std::streamoff>(fs::file_size(dir / "__0_0.distcp") - 30));

@@ -1,6 +1,8 @@
 #include "checkpoint/tensor_file_reader.h"
 
 #include <gtest/gtest.h>
+
+#include "common/test_support.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,14 +19,6 @@ namespace fs = std::filesystem;
 namespace tzrec::checkpoint {
 namespace {
 
-fs::path FreshDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("tzrec_tensor_file_reader_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 NamedTensors SampleTensors() {
   at::manual_seed(7);
   return {
@@ -38,7 +32,8 @@ NamedTensors SampleTensors() {
 }
 
 TEST(TensorFileReaderTest, ListsEntriesInFileOrder) {
-  const fs::path file = FreshDir("list") / "state_dict.pt";
+  const tzrec::testing::ScratchDir scratch_list;
+  const fs::path file = scratch_list.path() / "state_dict.pt";
   WriteTensorFile(file.string(), SampleTensors());
   TensorFileReader reader(file.string());
   ASSERT_EQ(reader.entries().size(), 6u);
@@ -53,7 +48,8 @@ TEST(TensorFileReaderTest, ListsEntriesInFileOrder) {
 }
 
 TEST(TensorFileReaderTest, ReadsTensorsAndRowRanges) {
-  const fs::path file = FreshDir("read") / "state_dict.pt";
+  const tzrec::testing::ScratchDir scratch_read;
+  const fs::path file = scratch_read.path() / "state_dict.pt";
   const NamedTensors tensors = SampleTensors();
   WriteTensorFile(file.string(), tensors);
   TensorFileReader reader(file.string());
@@ -75,7 +71,8 @@ TEST(TensorFileReaderTest, ReadsTensorsAndRowRanges) {
 }
 
 TEST(TensorFileReaderTest, MappedViewsMatchAndSurviveRelease) {
-  const fs::path file = FreshDir("map") / "state_dict.pt";
+  const tzrec::testing::ScratchDir scratch_map;
+  const fs::path file = scratch_map.path() / "state_dict.pt";
   const NamedTensors tensors = SampleTensors();
   WriteTensorFile(file.string(), tensors);
   at::Tensor view;
@@ -91,7 +88,8 @@ TEST(TensorFileReaderTest, MappedViewsMatchAndSurviveRelease) {
 }
 
 TEST(TensorFileReaderTest, ErrorsNameTheFileAndTensor) {
-  const fs::path dir = FreshDir("errors");
+  const tzrec::testing::ScratchDir scratch_errors;
+  const fs::path dir = scratch_errors.path();
   try {
     TensorFileReader reader((dir / "missing.pt").string());
     FAIL() << "expected an error";
@@ -128,7 +126,8 @@ TEST(TensorFileReaderTest, ErrorsNameTheFileAndTensor) {
 // offsets into a shared storage.
 TEST(TensorFileReaderTest, ReadsTorchSaveFiles) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
-  const fs::path dir = FreshDir("torch_save");
+  const tzrec::testing::ScratchDir scratch_torch_save;
+  const fs::path dir = scratch_torch_save.path();
   const fs::path file = dir / "weights.pt";
   const std::string script =
       "import torch\n"

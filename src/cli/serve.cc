@@ -32,6 +32,13 @@ std::function<int()> Setup(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--max_items", options->max_items, "most item_ids one request may score")
       ->capture_default_str();
+  app.add_option("--item_feature_path", options->item_feature_path,
+                 "item features by item id for requests that send only ids: CSV with a header "
+                 "or Parquet (a file, a directory of part files, a comma list or glob)");
+  app.add_option("--item_id_field", options->item_id_field, "item id column of --item_feature_path");
+  app.add_option("--item_empty_score", options->item_empty_score,
+                 "score of an item id --item_feature_path lacks")
+      ->capture_default_str();
   return [options, fg_mode, outputs]() {
     options->fg_mode_normal = *fg_mode == "normal";
     options->outputs = SplitList(*outputs);

@@ -10,36 +10,6 @@
 namespace tzrec::models {
 namespace {
 
-void CheckLosses(const TaskTowerSpec& spec) {
-  const Task& task = spec.task;
-  if (task.losses.empty()) FailConfig("{}.losses: a task tower needs at least one loss", spec.where);
-  if (task.num_class < 1) FailConfig("{}.num_class: must be at least 1", spec.where);
-  for (size_t i = 0; i < task.losses.size(); ++i) {
-    const protos::LossConfig& loss = task.losses[i];
-    switch (loss.loss_case()) {
-      case protos::LossConfig::kBinaryCrossEntropy:
-      case protos::LossConfig::kBinaryFocalLoss:
-        if (task.num_class != 1) {
-          FailConfig("{}.losses[{}]: a binary loss needs num_class 1, got {}", spec.where, i,
-                     task.num_class);
-        }
-        break;
-      case protos::LossConfig::kSoftmaxCrossEntropy:
-        if (task.num_class < 2) {
-          FailConfig("{}.losses[{}]: softmax_cross_entropy needs num_class > 1", spec.where, i);
-        }
-        break;
-      case protos::LossConfig::kJrcLoss:
-        if (task.num_class != 2) FailConfig("{}.losses[{}]: jrc_loss needs num_class 2", spec.where, i);
-        break;
-      case protos::LossConfig::kL2Loss:
-        break;
-      default:
-        FailConfig("{}.losses[{}]: no loss type set", spec.where, i);
-    }
-  }
-}
-
 // Fields TaskTower, BayesTaskTower and InterventionTaskTower share.
 template <typename Tower>
 TaskTowerSpec ReadCommon(const Tower& tower, const std::string& where) {
@@ -121,7 +91,7 @@ std::vector<TaskTowerSpec> ReadTaskTowers(const protos::EasyRecConfig& config) {
         }
       }
     }
-    CheckLosses(spec);
+    CheckTaskLosses(spec.task, spec.where, "task tower");
     towers.push_back(std::move(spec));
   }
   return towers;

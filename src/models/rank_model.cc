@@ -7,6 +7,35 @@
 
 namespace tzrec::models {
 
+void CheckTaskLosses(const Task& task, const std::string& where, const std::string& what) {
+  if (task.losses.empty()) FailConfig("{}.losses: a {} needs at least one loss", where, what);
+  if (task.num_class < 1) FailConfig("{}.num_class: must be at least 1", where);
+  for (size_t i = 0; i < task.losses.size(); ++i) {
+    const protos::LossConfig& loss = task.losses[i];
+    switch (loss.loss_case()) {
+      case protos::LossConfig::kBinaryCrossEntropy:
+      case protos::LossConfig::kBinaryFocalLoss:
+        if (task.num_class != 1) {
+          FailConfig("{}.losses[{}]: a binary loss needs num_class 1, got {}", where, i,
+                     task.num_class);
+        }
+        break;
+      case protos::LossConfig::kSoftmaxCrossEntropy:
+        if (task.num_class < 2) {
+          FailConfig("{}.losses[{}]: softmax_cross_entropy needs num_class > 1", where, i);
+        }
+        break;
+      case protos::LossConfig::kJrcLoss:
+        if (task.num_class != 2) FailConfig("{}.losses[{}]: jrc_loss needs num_class 2", where, i);
+        break;
+      case protos::LossConfig::kL2Loss:
+        break;
+      default:
+        FailConfig("{}.losses[{}]: no loss type set", where, i);
+    }
+  }
+}
+
 Task RankTask(const protos::EasyRecConfig& config, const std::string& suffix) {
   const protos::ModelConfig& model = config.model_config();
   Task task;
@@ -17,31 +46,7 @@ Task RankTask(const protos::EasyRecConfig& config, const std::string& suffix) {
   task.num_class = static_cast<int>(model.num_class());
   task.losses.assign(model.losses().begin(), model.losses().end());
   task.metrics.assign(model.metrics().begin(), model.metrics().end());
-  if (task.losses.empty()) FailConfig("model_config.losses: a rank model needs at least one loss");
-  for (size_t i = 0; i < task.losses.size(); ++i) {
-    const protos::LossConfig& loss = task.losses[i];
-    switch (loss.loss_case()) {
-      case protos::LossConfig::kBinaryCrossEntropy:
-      case protos::LossConfig::kBinaryFocalLoss:
-        if (task.num_class != 1) {
-          FailConfig("model_config.losses[{}]: a binary loss needs num_class 1, got {}", i,
-                     task.num_class);
-        }
-        break;
-      case protos::LossConfig::kSoftmaxCrossEntropy:
-        if (task.num_class < 2) {
-          FailConfig("model_config.losses[{}]: softmax_cross_entropy needs num_class > 1", i);
-        }
-        break;
-      case protos::LossConfig::kJrcLoss:
-        if (task.num_class != 2) FailConfig("model_config.losses[{}]: jrc_loss needs num_class 2", i);
-        break;
-      case protos::LossConfig::kL2Loss:
-        break;
-      default:
-        FailConfig("model_config.losses[{}]: no loss type set", i);
-    }
-  }
+  CheckTaskLosses(task, "model_config", "rank model");
   return task;
 }
 

@@ -13,6 +13,11 @@
 
 namespace tzrec::models {
 
+// ConfigError naming `where` ("model_config", "...task_towers[1]") when a
+// task has no losses (`what` says whose: "rank model", "task tower") or a loss
+// does not fit its num_class.
+void CheckTaskLosses(const Task& task, const std::string& where, const std::string& what);
+
 // The single task of a rank model: label data_config.label_fields[0],
 // model_config's num_class, losses and metrics. ConfigError when there are no
 // losses or a loss does not fit num_class.

@@ -1,20 +1,27 @@
 #include "models/test_models.h"
 
+#include <fmt/format.h>
+
 #include "config/pipeline_config.h"
 
 namespace tzrec::models::testing {
 
-protos::EasyRecConfig SmallDeepFMConfig(const std::string& extra_deepfm) {
-  std::string text = R"(
-train_config {
-  sparse_optimizer { adagrad_optimizer { lr: 0.1 } constant_learning_rate {} }
-  dense_optimizer { adam_optimizer { lr: 0.01 } constant_learning_rate {} }
-  num_steps: 300
+std::string SmallFeaturesConfigHead(int num_steps, const std::string& label_fields) {
+  return fmt::format(R"(
+train_config {{
+  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.1 }} constant_learning_rate {{}} }}
+  dense_optimizer {{ adam_optimizer {{ lr: 0.01 }} constant_learning_rate {{}} }}
+  num_steps: {}
+}}
+data_config {{ batch_size: 256 {} fg_mode: FG_NONE with_header: true }}
+feature_configs {{ id_feature {{ feature_name: "cat_a" expression: "user:cat_a" hash_bucket_size: 10 embedding_dim: 4 }} }}
+feature_configs {{ id_feature {{ feature_name: "cat_b" expression: "item:cat_b" hash_bucket_size: 20 embedding_dim: 4 pooling: "mean" }} }}
+feature_configs {{ raw_feature {{ feature_name: "price" expression: "item:price" }} }}
+)", num_steps, label_fields);
 }
-data_config { batch_size: 256 label_fields: "label" fg_mode: FG_NONE with_header: true }
-feature_configs { id_feature { feature_name: "cat_a" expression: "user:cat_a" hash_bucket_size: 10 embedding_dim: 4 } }
-feature_configs { id_feature { feature_name: "cat_b" expression: "item:cat_b" hash_bucket_size: 20 embedding_dim: 4 pooling: "mean" } }
-feature_configs { raw_feature { feature_name: "price" expression: "item:price" } }
+
+protos::EasyRecConfig SmallDeepFMConfig(const std::string& extra_deepfm) {
+  std::string text = SmallFeaturesConfigHead(300, R"(label_fields: "label")") + R"(
 model_config {
   feature_groups { group_name: "wide" feature_names: "cat_a" feature_names: "cat_b" group_type: WIDE }
   feature_groups { group_name: "fm" feature_names: "cat_a" feature_names: "cat_b" group_type: DEEP }

@@ -10,6 +10,10 @@
 
 namespace tzrec::models::testing {
 
+// train_config (adagrad / adam, `num_steps`), data_config (`label_fields`,
+// FG_NONE) and the three features below: the head of the small test configs.
+std::string SmallFeaturesConfigHead(int num_steps, const std::string& label_fields);
+
 // Two id features (cat_a: 10 buckets, cat_b: 20 buckets, weighted: no, dim 4),
 // one raw dense feature (price) and groups wide [cat_a, cat_b], fm [cat_a, cat_b],
 // deep [cat_a, cat_b, price]; BCE loss and AUC. `extra_deepfm` is appended

@@ -6,16 +6,7 @@
 namespace tzrec::models::testing {
 
 protos::EasyRecConfig SmallMultiTaskConfig(const std::string& model_block) {
-  std::string text = R"(
-train_config {
-  sparse_optimizer { adagrad_optimizer { lr: 0.1 } constant_learning_rate {} }
-  dense_optimizer { adam_optimizer { lr: 0.01 } constant_learning_rate {} }
-  num_steps: 200
-}
-data_config { batch_size: 256 label_fields: "clk" label_fields: "buy" fg_mode: FG_NONE with_header: true }
-feature_configs { id_feature { feature_name: "cat_a" expression: "user:cat_a" hash_bucket_size: 10 embedding_dim: 4 } }
-feature_configs { id_feature { feature_name: "cat_b" expression: "item:cat_b" hash_bucket_size: 20 embedding_dim: 4 pooling: "mean" } }
-feature_configs { raw_feature { feature_name: "price" expression: "item:price" } }
+  std::string text = SmallFeaturesConfigHead(200, R"(label_fields: "clk" label_fields: "buy")") + R"(
 model_config {
   feature_groups { group_name: "all" feature_names: "cat_a" feature_names: "cat_b" feature_names: "price" group_type: DEEP }
   )" + model_block + R"(

@@ -128,6 +128,9 @@ void Serve(const ServeOptions& options) {
   model_options.outputs = options.outputs;
   model_options.fg_engines = options.threads;
   model_options.max_items = options.max_items;
+  model_options.item_feature_path = options.item_feature_path;
+  model_options.item_id_field = options.item_id_field;
+  model_options.item_empty_score = options.item_empty_score;
   const std::unique_ptr<ServedModel> model = ServedModel::Load(options.model_dir, model_options);
   ServeMetrics metrics(model->dir());
 

@@ -23,6 +23,9 @@ struct ServeOptions {
   std::string token;  // empty: no Authorization required
   size_t max_body_bytes = 64 << 20;
   int max_items = 10000;
+  std::string item_feature_path;  // item features by id (item_table.h)
+  std::string item_id_field;
+  float item_empty_score = 0;  // score of an item id the table lacks
 };
 
 // Loads and warms up the model, binds, prints "tzrec serve: listening on

@@ -130,23 +130,40 @@ std::string FeatureText(const pairec::PBFeature& f, char separator) {
   return "";
 }
 
-fg::OwnedInputBatch RequestRows(const pairec::PBRequest& request,
-                                const std::vector<std::string>& input_columns) {
+RequestRows ToRows(const pairec::PBRequest& request, const std::vector<std::string>& input_columns,
+                   const ItemTable* item_table) {
   const int items = request.item_ids_size();
-  fg::OwnedInputBatch rows(items);
+  RequestRows out;
+  // Rows of the item table, aligned with out.items; empty without a table.
+  std::vector<int64_t> table_rows;
+  const bool use_table = item_table != nullptr && request.item_features().empty();
+  for (int i = 0; i < items; ++i) {
+    if (!use_table) {
+      out.items.push_back(i);
+      continue;
+    }
+    const int64_t row = item_table->Find(request.item_ids(i));
+    if (row < 0) continue;
+    out.items.push_back(i);
+    table_rows.push_back(row);
+  }
+  out.rows = fg::OwnedInputBatch(static_cast<int64_t>(out.items.size()));
   for (const std::string& column : input_columns) {
-    std::vector<std::string> values(static_cast<size_t>(items));
+    std::vector<std::string> values(out.items.size());
     const auto* item = PerItem(request.item_features(), column, "item_features", items);
     const auto* context = PerItem(request.context_features(), column, "context_features", items);
+    const std::vector<std::string>* table = use_table ? item_table->Column(column) : nullptr;
     if (item != nullptr || context != nullptr) {
       const pairec::ContextFeatures& per_item = item != nullptr ? *item : *context;
-      for (int i = 0; i < items; ++i) values[static_cast<size_t>(i)] = FeatureText(per_item.features(i));
+      for (size_t r = 0; r < out.items.size(); ++r) values[r] = FeatureText(per_item.features(out.items[r]));
+    } else if (table != nullptr) {
+      for (size_t r = 0; r < out.items.size(); ++r) values[r] = (*table)[static_cast<size_t>(table_rows[r])];
     } else if (auto it = request.user_features().find(column); it != request.user_features().end()) {
       std::fill(values.begin(), values.end(), FeatureText(it->second));
     }
-    rows.Add(column, std::move(values));
+    out.rows.Add(column, std::move(values));
   }
-  return rows;
+  return out;
 }
 
 TensorRequest ParseTensorRequest(const std::string& body) {

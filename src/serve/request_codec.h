@@ -13,6 +13,7 @@
 
 #include "features/fg/input_batch.h"
 #include "models/model.h"
+#include "serve/item_table.h"
 #include "serve/protos/pairec_predict.pb.h"
 #include "serve/protos/torch_predict.pb.h"
 
@@ -39,13 +40,22 @@ class BadRequest : public std::runtime_error {
 // sequence delimiter) between inner lists. An unset value is "" (FG default).
 std::string FeatureText(const pairec::PBFeature& feature, char separator = '\x1d');
 
-// One raw row per item_ids entry, holding each of `input_columns` from the
-// request's item_features, context_features (per item, in item order) or
-// user_features (the same for every item), in that order of precedence; a
-// column the request lacks is "" (FG applies its default). BadRequest when a
-// per-item feature does not have one value per item.
-fg::OwnedInputBatch RequestRows(const pairec::PBRequest& request,
-                                const std::vector<std::string>& input_columns);
+// The raw rows of a PBRequest's items: one per item that can be scored, in
+// request order; `items[r]` is the request's index of row r.
+struct RequestRows {
+  fg::OwnedInputBatch rows{0};
+  std::vector<int> items;
+};
+
+// Holds each of `input_columns` for each item, taken from the request's
+// item_features, context_features (per item, in item order), the item table
+// (by item id), or user_features (the same for every item), in that order; a
+// column none of them has is "" (FG applies its default). With an item table
+// and no item_features in the request, an item id the table lacks cannot be
+// scored and gets no row. BadRequest when a per-item feature does not have
+// one value per item.
+RequestRows ToRows(const pairec::PBRequest& request, const std::vector<std::string>& input_columns,
+                   const ItemTable* item_table = nullptr);
 
 // A bypass-mode request: the model's inputs by name and the indexes of the
 // outputs wanted (empty: all).

@@ -39,7 +39,7 @@ TEST(FeatureText, ScalarsListsAndMapsReadAsCsvCells) {
   EXPECT_EQ(FeatureText(pairec::PBFeature()), "");
 }
 
-TEST(RequestRows, ItemThenContextThenUserFeatures) {
+TEST(ToRows, ItemThenContextThenUserFeatures) {
   pairec::PBRequest request;
   request.add_item_ids("i1");
   request.add_item_ids("i2");
@@ -51,8 +51,9 @@ TEST(RequestRows, ItemThenContextThenUserFeatures) {
   auto& hour = (*request.mutable_context_features())["hour"];
   *hour.add_features() = StringFeature("7");
   *hour.add_features() = StringFeature("8");
-  fg::OwnedInputBatch rows = RequestRows(request, {"age", "price", "hour", "missing"});
-  const fg::InputBatch batch = rows.View();
+  RequestRows rows = ToRows(request, {"age", "price", "hour", "missing"});
+  EXPECT_EQ(rows.items, (std::vector<int>{0, 1}));
+  const fg::InputBatch batch = rows.rows.View();
   ASSERT_EQ(batch.num_rows, 2);
   EXPECT_EQ(batch.Find("age")->operator[](1), "30");
   EXPECT_EQ(batch.Find("price")->operator[](0), "1.5");
@@ -61,13 +62,39 @@ TEST(RequestRows, ItemThenContextThenUserFeatures) {
   EXPECT_EQ(batch.Find("missing")->operator[](0), "");
 }
 
-TEST(RequestRows, PerItemFeatureWithTheWrongCountIsABadRequest) {
+TEST(ToRows, PerItemFeatureWithTheWrongCountIsABadRequest) {
   pairec::PBRequest request;
   request.add_item_ids("i1");
   request.add_item_ids("i2");
   *(*request.mutable_context_features())["hour"].add_features() = StringFeature("7");
-  EXPECT_THAT(ErrorOf([&] { RequestRows(request, {"hour"}); }),
+  EXPECT_THAT(ErrorOf([&] { ToRows(request, {"hour"}); }),
               HasSubstr("context_features['hour'] has 1 values for 2 item_ids"));
+}
+
+TEST(ToRows, ItemFeaturesFromTheItemTableByIdAndUnknownIdsLeftOut) {
+  const tzrec::testing::ScratchDir dir;
+  tzrec::testing::WriteTextFile(dir / "items/part-0.csv", "item_id,price,brand\n7,1.5,x\n8,2.5,y\n");
+  tzrec::testing::WriteTextFile(dir / "items/part-1.csv", "item_id,price\n9,3.5\n");
+  auto table = ItemTable::Load(dir / "items", "item_id", {"price", "brand", "age"});
+  ASSERT_EQ(table->size(), 3);
+  EXPECT_EQ(table->Column("age"), nullptr);
+  pairec::PBRequest request;
+  for (const char* id : {"9", "unknown", "7"}) request.add_item_ids(id);
+  (*request.mutable_user_features())["age"] = StringFeature("30");
+  RequestRows rows = ToRows(request, {"price", "brand", "age"}, table.get());
+  EXPECT_EQ(rows.items, (std::vector<int>{0, 2}));
+  const fg::InputBatch batch = rows.rows.View();
+  ASSERT_EQ(batch.num_rows, 2);
+  EXPECT_EQ(batch.Find("price")->operator[](0), "3.5");
+  EXPECT_EQ(batch.Find("brand")->operator[](0), "");  // part-1 has no brand
+  EXPECT_EQ(batch.Find("brand")->operator[](1), "x");
+  EXPECT_EQ(batch.Find("age")->operator[](1), "30");
+
+  tzrec::testing::WriteTextFile(dir / "dup.csv", "item_id,price\n7,1\n7,2\n");
+  EXPECT_THAT(ErrorOf([&] { ItemTable::Load(dir / "dup.csv", "item_id", {"price"}); }),
+              HasSubstr("item id '7' appears twice, at " + (dir / "dup.csv") + ":2 and "));
+  EXPECT_THAT(ErrorOf([&] { ItemTable::Load(dir / "dup.csv", "id", {"price"}); }),
+              HasSubstr("has no column 'id' (--item_id_field)"));
 }
 
 eas::ArrayProto FloatArray(std::vector<int64_t> shape, std::vector<float> values) {

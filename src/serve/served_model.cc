@@ -20,15 +20,26 @@ ServedModel::ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Opt
 std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Options& options) {
   auto exported = artifacts::ExportedModel::Load(dir, {true, "scripted_model_path"});
   std::unique_ptr<ServedModel> model(new ServedModel(std::move(exported), options));
+  if (!options.item_feature_path.empty()) {
+    if (options.item_id_field.empty()) {
+      FailConfig("--item_feature_path needs --item_id_field (the column holding item ids)");
+    }
+    model->item_table_ = ItemTable::Load(options.item_feature_path, options.item_id_field,
+                                         model->idle_engines_.front()->input_columns());
+  }
   // Warm-up: the first forward of a scripted model compiles its graph; a
-  // request should not pay for it. It also tells the model's output names.
+  // request should not pay for it. It also tells the model's outputs.
   pairec::PBRequest warm_up;
   warm_up.add_item_ids("warm-up");
-  fg::OwnedInputBatch rows =
-      RequestRows(warm_up, model->idle_engines_.front()->input_columns());
+  RequestRows rows = ToRows(warm_up, model->idle_engines_.front()->input_columns());
   models::TensorMap inputs;
-  data::AddFeatureTensors(model->idle_engines_.front()->Process(rows.View()), inputs);
-  for (const auto& entry : model->Run(inputs)) model->output_names_.push_back(entry.key());
+  data::AddFeatureTensors(model->idle_engines_.front()->Process(rows.rows.View()), inputs);
+  for (const auto& entry : model->Run(inputs)) {
+    model->output_names_.push_back(entry.key());
+    const auto sizes = entry.value().sizes();
+    model->output_item_shapes_.emplace_back(sizes.begin() + std::min<size_t>(1, sizes.size()),
+                                            sizes.end());
+  }
   for (const std::string& name : options.outputs) {
     if (std::find(model->output_names_.begin(), model->output_names_.end(), name) ==
         model->output_names_.end()) {
@@ -70,28 +81,50 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
                                  items, options_.max_items));
   }
   models::TensorMap inputs;
+  std::vector<int> scored;  // request index of each row the model scores
   {
     EngineLease engine(*this);
     try {
-      fg::OwnedInputBatch rows = RequestRows(request, engine->input_columns());
-      fg::InputBatch view = rows.View();
-      view.describe_row = [&request](int64_t row) {
-        return fmt::format("item '{}'", request.item_ids(static_cast<int>(row)));
-      };
-      const fg::FeatureBatch features = engine->Process(view);
-      if (!features.skipped_rows.empty()) {
-        throw BadRequest(fmt::format("item '{}' has a feature value FG cannot read",
-                                     request.item_ids(static_cast<int>(features.skipped_rows[0]))));
+      RequestRows rows = ToRows(request, engine->input_columns(), item_table_.get());
+      scored = std::move(rows.items);
+      if (!scored.empty()) {
+        fg::InputBatch view = rows.rows.View();
+        view.describe_row = [&](int64_t row) {
+          return fmt::format("item '{}'", request.item_ids(scored[static_cast<size_t>(row)]));
+        };
+        const fg::FeatureBatch features = engine->Process(view);
+        if (!features.skipped_rows.empty()) {
+          throw BadRequest(fmt::format(
+              "item '{}' has a feature value FG cannot read",
+              request.item_ids(scored[static_cast<size_t>(features.skipped_rows[0])])));
+        }
+        data::AddFeatureTensors(features, inputs);
       }
-      data::AddFeatureTensors(features, inputs);
     } catch (const Error& e) {
       // A value FG cannot parse is the caller's: a bad request, not a fault.
       throw BadRequest(e.what());
     }
   }
   pairec::PBResponse response;
-  for (const auto& entry : Run(inputs)) {
-    if (Wanted(entry.key())) (*response.mutable_map_outputs())[entry.key()] = TensorToArray(entry.value());
+  const bool all_scored = static_cast<int>(scored.size()) == items;
+  c10::Dict<std::string, at::Tensor> outputs;
+  if (!scored.empty()) outputs = Run(inputs);
+  const at::Tensor scored_index =
+      at::tensor(std::vector<int64_t>(scored.begin(), scored.end()), at::kLong);
+  for (size_t o = 0; o < output_names_.size(); ++o) {
+    const std::string& name = output_names_[o];
+    if (!Wanted(name)) continue;
+    at::Tensor values;
+    if (all_scored) {
+      values = outputs.at(name);
+    } else {
+      // Items the item table lacks score item_empty_score, in every output.
+      std::vector<int64_t> shape = {items};
+      shape.insert(shape.end(), output_item_shapes_[o].begin(), output_item_shapes_[o].end());
+      values = at::full(shape, options_.item_empty_score, at::kFloat);
+      if (!scored.empty()) values.index_copy_(0, scored_index, outputs.at(name).to(at::kFloat));
+    }
+    (*response.mutable_map_outputs())[name] = TensorToArray(values);
   }
   *response.mutable_item_ids() = request.item_ids();
   return response;

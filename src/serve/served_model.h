@@ -25,6 +25,12 @@ class ServedModel {
     int fg_engines = 2;
     // Most items one request may ask to score.
     int max_items = 10000;
+    // Item features by id for requests that send only item ids (item_table.h):
+    // files, and the column holding the id. Empty: no table.
+    std::string item_feature_path;
+    std::string item_id_field;
+    // The score of an item id the item table lacks, in every output.
+    float item_empty_score = 0;
   };
 
   // Loads a published export (manifest.h) from `dir` and runs one request
@@ -64,6 +70,9 @@ class ServedModel {
   std::unique_ptr<artifacts::ExportedModel> exported_;
   Options options_;
   std::vector<std::string> output_names_;
+  // Each output's shape past the batch dimension (from the warm-up run).
+  std::vector<std::vector<int64_t>> output_item_shapes_;
+  std::unique_ptr<ItemTable> item_table_;
   std::mutex run_mutex_;
 
   // Idle FG engines; a request takes one and gives it back.

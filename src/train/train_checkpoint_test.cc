@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_support.h"
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -28,13 +30,6 @@ using checkpoint::WriteTensorFile;
 using models::testing::MakeSyntheticBatch;
 using models::testing::SmallDeepFMConfig;
 
-fs::path FreshDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("tzrec_train_checkpoint_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 struct Built {
   protos::EasyRecConfig config = SmallDeepFMConfig();
   FeatureList features = CreateFeatures(config);
@@ -51,7 +46,8 @@ TEST(TrainCheckpointTest, RoundTripRestoresModelAndOptimizer) {
   Built a;
   Trainer trainer(*a.model, a.config);
   for (int step = 0; step < 3; ++step) trainer.Step(BatchWithLabel(64), step, 0);
-  fs::path dir = FreshDir("roundtrip");
+  const tzrec::testing::ScratchDir scratch_roundtrip;
+  fs::path dir = scratch_roundtrip.path();
   std::string path = SaveTrainCheckpoint(dir.string(), 2, trainer, 0);
   EXPECT_EQ(path, (dir / "model.ckpt-2").string());
   EXPECT_TRUE(fs::exists(dir / "model.ckpt-2" / "model" / ".metadata"));
@@ -92,7 +88,8 @@ TEST(TrainCheckpointTest, TrainLoopSavesLikeUpstream) {
   tc->set_save_checkpoints_steps(10);
   tc->set_keep_checkpoint_max(0);
   tc->set_log_step_count_steps(100);
-  fs::path dir = FreshDir("loop");
+  const tzrec::testing::ScratchDir scratch_loop;
+  fs::path dir = scratch_loop.path();
   Trainer trainer(*a.model, a.config);
   BatchSource source = [](models::TensorMap& batch, int& epoch) {
     batch = BatchWithLabel(32);

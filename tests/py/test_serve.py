@@ -406,6 +406,55 @@ class FgModeTest(unittest.TestCase):
         self.check_against_predict(self.mmoe_export, self.mmoe_server,
                                    [(0, 8, True), (8, 13, True), (13, 24, False)], count="probs_ctr")
 
+    def test_item_features_from_the_item_table_and_unknown_ids(self):
+        """Requests that send user features and item ids only: the item columns
+        come from --item_feature_path by id, an id it lacks scores
+        --item_empty_score, and the others equal predict on the same rows."""
+        data_dir = os.path.join(os.path.dirname(self.deepfm_export), "data")
+        header, rows = read_csv(os.path.join(data_dir, "eval.csv"))
+        sides = fg_sides(self.deepfm_export)
+        rows = serve_rows(header, rows[:12], sides, [(0, 12, True)])
+        input_path = os.path.join(data_dir, "item_table_input.csv")
+        write_csv(input_path, header, rows)
+        expected = predict_outputs(self.deepfm_export, input_path,
+                                   os.path.join(data_dir, "item_table_out.csv"))
+        item_cols = [c for c, name in enumerate(header) if sides.get(name) == "item"]
+        self.assertTrue(item_cols, "the DeepFM config has item-side columns")
+        table_dir = os.path.join(data_dir, "items")
+        os.makedirs(table_dir)
+        # Two part files, to read a directory as predict does.
+        for part, part_rows in enumerate((rows[:5], rows[5:])):
+            first = 0 if part == 0 else 5
+            write_csv(os.path.join(table_dir, f"part-{part}.csv"), ["iid"] + [header[c] for c in item_cols],
+                      [[f"item{first + i}"] + [r[c] for c in item_cols] for i, r in enumerate(part_rows)])
+        server = self.start(self.deepfm_export, "--fg_mode", "normal", "--item_feature_path",
+                            table_dir, "--item_id_field", "iid", "--item_empty_score", "-7")
+        kinds = column_kinds(header, rows, sides)
+        request = TorchRecRequest()
+        ids = [f"item{i}" for i in range(12)]
+        ids.insert(3, "no-such-item")
+        for item_id in ids:
+            request.add_item_id(item_id)
+        for c, name in enumerate(header):
+            if sides.get(name) == "user":
+                request.add_user_fea(name, *sdk_value(rows[0][c], kinds[name]))
+            elif sides.get(name) == "context":
+                for item_id in ids:
+                    row = rows[0] if item_id == "no-such-item" else rows[int(item_id[4:])]
+                    request.add_context_fea(name, *sdk_value(row[c], kinds[name]))
+        client = sdk_client(server, service_name="tzrec_items")
+        try:
+            response = client.predict(request)
+        finally:
+            client.destroy()
+        self.assertEqual(list(response.item_ids), ids)
+        for name, values in expected.items():
+            want = values[:3] + [-7.0] + values[3:12]
+            torch.testing.assert_close(
+                torch.tensor(list(response.map_outputs[name].float_val), dtype=torch.float64),
+                torch.tensor(want, dtype=torch.float64), rtol=0, atol=1e-6,
+                msg=lambda m: f"output {name}: {m}")
+
     def one_item_request(self):
         header, rows = read_csv(os.path.join(os.path.dirname(self.deepfm_export), "data", "eval.csv"))
         sides = fg_sides(self.deepfm_export)

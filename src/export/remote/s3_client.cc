@@ -42,6 +42,16 @@ std::string XmlEscape(const std::string& text) {
   return out;
 }
 
+// A request on one object (`url`'s bucket and key); `what` names it in errors.
+Request ObjectRequest(std::string what, Method method, const RemoteUrl& url) {
+  Request request;
+  request.what = std::move(what);
+  request.method = method;
+  request.bucket = url.bucket;
+  request.key = url.key;
+  return request;
+}
+
 }  // namespace
 
 std::string CompleteMultipartBody(const std::vector<std::string>& part_etags) {
@@ -84,22 +94,14 @@ bool S3Client::AnyObjectUnder(const std::string& scheme, const std::string& buck
 }
 
 void S3Client::PutFile(const RemoteUrl& url, const std::string& local_path) const {
-  Request request;
-  request.what = "upload " + url.ToString();
-  request.method = Method::kPut;
-  request.bucket = url.bucket;
-  request.key = url.key;
+  Request request = ObjectRequest("upload " + url.ToString(), Method::kPut, url);
   request.body_path = local_path;
   request.body_size = FileSize(local_path);
   Execute(settings_, request);
 }
 
 std::string S3Client::CreateMultipartUpload(const RemoteUrl& url) const {
-  Request request;
-  request.what = "start multipart upload " + url.ToString();
-  request.method = Method::kPost;
-  request.bucket = url.bucket;
-  request.key = url.key;
+  Request request = ObjectRequest("start multipart upload " + url.ToString(), Method::kPost, url);
   request.query = {{"uploads", ""}};
   request.content_type = "application/octet-stream";
   return ParseUploadId(Execute(settings_, request).body);
@@ -108,11 +110,7 @@ std::string S3Client::CreateMultipartUpload(const RemoteUrl& url) const {
 std::string S3Client::UploadPart(const RemoteUrl& url, const std::string& upload_id,
                                  int part_number, const std::string& local_path, uint64_t offset,
                                  uint64_t size) const {
-  Request request;
-  request.what = fmt::format("upload part {} of {}", part_number, url.ToString());
-  request.method = Method::kPut;
-  request.bucket = url.bucket;
-  request.key = url.key;
+  Request request = ObjectRequest(fmt::format("upload part {} of {}", part_number, url.ToString()), Method::kPut, url);
   request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
   request.body_path = local_path;
   request.body_offset = offset;
@@ -124,11 +122,7 @@ std::string S3Client::UploadPart(const RemoteUrl& url, const std::string& upload
 
 void S3Client::CompleteMultipartUpload(const RemoteUrl& url, const std::string& upload_id,
                                        const std::vector<std::string>& part_etags) const {
-  Request request;
-  request.what = "complete multipart upload " + url.ToString();
-  request.method = Method::kPost;
-  request.bucket = url.bucket;
-  request.key = url.key;
+  Request request = ObjectRequest("complete multipart upload " + url.ToString(), Method::kPost, url);
   request.query = {{"uploadId", upload_id}};
   request.content_type = "application/xml";
   request.body = CompleteMultipartBody(part_etags);
@@ -140,11 +134,7 @@ void S3Client::AbortMultipartUpload(const RemoteUrl& url,
   try {
     S3Settings once = settings_;
     once.max_attempts = 1;
-    Request request;
-    request.what = "abort multipart upload " + url.ToString();
-    request.method = Method::kDelete;
-    request.bucket = url.bucket;
-    request.key = url.key;
+    Request request = ObjectRequest("abort multipart upload " + url.ToString(), Method::kDelete, url);
     request.query = {{"uploadId", upload_id}};
     Execute(once, request);
   } catch (const std::exception& e) {
@@ -162,10 +152,7 @@ void S3Client::Download(const RemoteUrl& url, const std::string& local_path) con
   const std::string partial = local_path + ".part";
   FilePtr file(std::fopen(partial.c_str(), "wb+"));
   if (!file) Fail("cannot write {}: {}", partial, std::strerror(errno));
-  Request request;
-  request.what = "download " + url.ToString();
-  request.bucket = url.bucket;
-  request.key = url.key;
+  Request request = ObjectRequest("download " + url.ToString(), Method::kGet, url);
   request.sink = file.get();
   try {
     Execute(settings_, request);
