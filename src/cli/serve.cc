@@ -39,6 +39,15 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--item_empty_score", options->item_empty_score,
                  "score of an item id --item_feature_path lacks")
       ->capture_default_str();
+  app.add_option("--max_batch_items", options->max_batch_items,
+                 "concurrent requests share one model call up to this many items")
+      ->capture_default_str();
+  app.add_option("--batch_timeout_us", options->batch_timeout_us,
+                 "how long a model call waits for more requests to share it (0: never waits)")
+      ->capture_default_str();
+  app.add_option("--max_queued_requests", options->max_queued_requests,
+                 "requests waiting for the model beyond this get 503 at once")
+      ->capture_default_str();
   return [options, fg_mode, outputs]() {
     options->fg_mode_normal = *fg_mode == "normal";
     options->outputs = SplitList(*outputs);

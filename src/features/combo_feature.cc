@@ -5,10 +5,6 @@
 
 namespace tzrec {
 
-ComboFeature::ComboFeature(const protos::ComboFeature& config, const FeatureOptions& options,
-                           bool is_sequence, std::optional<SequenceGroup> group)
-    : BucketizedFeature(config, options, is_sequence, std::move(group)) {}
-
 uint32_t ComboFeature::value_dim() const {
   if (config_.has_value_dim()) return config_.value_dim();
   return is_sequence() ? 1 : 0;

@@ -9,8 +9,7 @@ namespace tzrec {
 
 class ComboFeature : public BucketizedFeature<protos::ComboFeature> {
  public:
-  ComboFeature(const protos::ComboFeature& config, const FeatureOptions& options,
-               bool is_sequence, std::optional<SequenceGroup> group = std::nullopt);
+  using BucketizedFeature::BucketizedFeature;
 
   bool is_sparse() const override { return true; }
   uint32_t value_dim() const override;
@@ -22,7 +21,6 @@ class ComboFeature : public BucketizedFeature<protos::ComboFeature> {
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
-
 };
 
 }  // namespace tzrec

@@ -4,23 +4,6 @@
 
 namespace tzrec {
 
-ExprFeature::ExprFeature(const protos::ExprFeature& config, const FeatureOptions& options,
-                         bool is_sequence, std::optional<SequenceGroup> group)
-    : TypedFeature(config, options, is_sequence, std::move(group)) {}
-
-uint32_t ExprFeature::value_dim() const {
-  return config_.has_value_dim() ? config_.value_dim() : 1;
-}
-
-uint32_t ExprFeature::output_dim() const {
-  return has_embedding() ? embedding_dim() : value_dim();
-}
-
-std::string ExprFeature::dense_embedding_type() const {
-  // Sequences get no dense embedding (upstream's rule for these two types).
-  return is_sequence() ? "" : DenseEmbeddingOf(config_);
-}
-
 void ExprFeature::set_is_neg(bool value) {
   Feature::set_is_neg(value);
   set_data_group(kCrossNegDataGroup);

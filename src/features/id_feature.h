@@ -9,8 +9,7 @@ namespace tzrec {
 
 class IdFeature : public BucketizedFeature<protos::IdFeature> {
  public:
-  IdFeature(const protos::IdFeature& config, const FeatureOptions& options, bool is_sequence,
-            std::optional<SequenceGroup> group = std::nullopt);
+  using BucketizedFeature::BucketizedFeature;
 
   bool is_sparse() const override { return true; }
   bool is_weighted() const override { return config_.weighted(); }
@@ -23,7 +22,6 @@ class IdFeature : public BucketizedFeature<protos::IdFeature> {
   std::optional<std::vector<std::string>> RawInputs() const override;
   bool is_single_input_type() const override { return true; }
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
-
 };
 
 // The bucketizer keys of an id-like fg.json entry (hash_bucket_size, vocab_*,

@@ -8,10 +8,6 @@
 
 namespace tzrec {
 
-LookupFeature::LookupFeature(const protos::LookupFeature& config, const FeatureOptions& options,
-                             bool is_sequence, std::optional<SequenceGroup> group)
-    : MapValueFeature(config, options, is_sequence, std::move(group)) {}
-
 uint32_t LookupFeature::output_dim() const {
   return has_embedding() ? embedding_dim() : std::max<uint32_t>(config_.value_dim(), 1);
 }

@@ -12,8 +12,7 @@ namespace tzrec {
 
 class LookupFeature : public MapValueFeature<protos::LookupFeature> {
  public:
-  LookupFeature(const protos::LookupFeature& config, const FeatureOptions& options,
-                bool is_sequence, std::optional<SequenceGroup> group = std::nullopt);
+  using MapValueFeature::MapValueFeature;
 
   uint32_t output_dim() const override;
   uint64_t num_embeddings() const override;
@@ -22,7 +21,6 @@ class LookupFeature : public MapValueFeature<protos::LookupFeature> {
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
-
 };
 
 }  // namespace tzrec

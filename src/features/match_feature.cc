@@ -5,10 +5,6 @@
 
 namespace tzrec {
 
-MatchFeature::MatchFeature(const protos::MatchFeature& config, const FeatureOptions& options,
-                           bool is_sequence, std::optional<SequenceGroup> group)
-    : MapValueFeature(config, options, is_sequence, std::move(group)) {}
-
 uint32_t MatchFeature::output_dim() const { return has_embedding() ? embedding_dim() : 1; }
 
 uint64_t MatchFeature::num_embeddings() const {

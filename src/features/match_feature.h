@@ -11,8 +11,7 @@ namespace tzrec {
 
 class MatchFeature : public MapValueFeature<protos::MatchFeature> {
  public:
-  MatchFeature(const protos::MatchFeature& config, const FeatureOptions& options,
-               bool is_sequence, std::optional<SequenceGroup> group = std::nullopt);
+  using MapValueFeature::MapValueFeature;
 
   uint32_t output_dim() const override;
   uint64_t num_embeddings() const override;
@@ -21,7 +20,6 @@ class MatchFeature : public MapValueFeature<protos::MatchFeature> {
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
-
 };
 
 }  // namespace tzrec

@@ -2,23 +2,6 @@
 
 namespace tzrec {
 
-RawFeature::RawFeature(const protos::RawFeature& config, const FeatureOptions& options,
-                       bool is_sequence, std::optional<SequenceGroup> group)
-    : TypedFeature(config, options, is_sequence, std::move(group)) {}
-
-uint32_t RawFeature::value_dim() const {
-  return config_.has_value_dim() ? config_.value_dim() : 1;
-}
-
-uint32_t RawFeature::output_dim() const {
-  return has_embedding() ? embedding_dim() : value_dim();
-}
-
-std::string RawFeature::dense_embedding_type() const {
-  // Sequences get no dense embedding (upstream's rule for these two types).
-  return is_sequence() ? "" : DenseEmbeddingOf(config_);
-}
-
 std::optional<std::vector<std::string>> RawFeature::RawInputs() const {
   if (!config_.has_expression()) return std::nullopt;
   return std::vector<std::string>{config_.expression()};

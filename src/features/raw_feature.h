@@ -8,23 +8,14 @@
 
 namespace tzrec {
 
-class RawFeature : public TypedFeature<protos::RawFeature> {
+class RawFeature : public NumericFeature<protos::RawFeature> {
  public:
-  RawFeature(const protos::RawFeature& config, const FeatureOptions& options, bool is_sequence,
-             std::optional<SequenceGroup> group = std::nullopt);
-
-  bool is_sparse() const override { return config_.boundaries_size() > 0; }
-  uint32_t value_dim() const override;
-  uint32_t output_dim() const override;
-  // Sequences have no dense embedding.
-  std::string dense_embedding_type() const override;
-  uint64_t num_embeddings() const override { return config_.boundaries_size() + 1; }
+  using NumericFeature::NumericFeature;
 
  protected:
   std::optional<std::vector<std::string>> RawInputs() const override;
   bool is_single_input_type() const override { return true; }
   nlohmann::ordered_json TypeFgJson(const FeatureAssets& renamed_assets) const override;
-
 };
 
 // Float32 config values (boundaries) as JSON numbers: each widened to double,

@@ -124,6 +124,12 @@ class StopOnSignal {
 void Serve(const ServeOptions& options) {
   if (options.threads < 1) FailConfig("--threads must be at least 1, got {}", options.threads);
   if (options.max_items < 1) FailConfig("--max_items must be at least 1, got {}", options.max_items);
+  if (options.max_batch_items < 1) {
+    FailConfig("--max_batch_items must be at least 1, got {}", options.max_batch_items);
+  }
+  if (options.max_queued_requests < 1) {
+    FailConfig("--max_queued_requests must be at least 1, got {}", options.max_queued_requests);
+  }
   ServedModel::Options model_options;
   model_options.outputs = options.outputs;
   model_options.fg_engines = options.threads;
@@ -131,6 +137,9 @@ void Serve(const ServeOptions& options) {
   model_options.item_feature_path = options.item_feature_path;
   model_options.item_id_field = options.item_id_field;
   model_options.item_empty_score = options.item_empty_score;
+  model_options.batching.max_batch_rows = options.max_batch_items;
+  model_options.batching.batch_timeout_us = options.batch_timeout_us;
+  model_options.batching.max_queued = options.max_queued_requests;
   const std::unique_ptr<ServedModel> model = ServedModel::Load(options.model_dir, model_options);
   ServeMetrics metrics(model->dir());
 
@@ -150,8 +159,8 @@ void Serve(const ServeOptions& options) {
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.Text(), "text/plain; version=0.0.4");
+  server.Get("/metrics", [&metrics, &model](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.Text(model->batch_stats()), "text/plain; version=0.0.4");
   });
 
   int port = options.port;

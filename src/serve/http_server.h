@@ -26,6 +26,12 @@ struct ServeOptions {
   std::string item_feature_path;  // item features by id (item_table.h)
   std::string item_id_field;
   float item_empty_score = 0;  // score of an item id the table lacks
+  // Concurrent FG-mode requests share model calls up to this many items,
+  // waiting at most batch_timeout_us for more (batcher.h); requests beyond
+  // max_queued_requests waiting for the model get 503.
+  int64_t max_batch_items = 1024;
+  int64_t batch_timeout_us = 0;
+  int max_queued_requests = 64;
 };
 
 // Loads and warms up the model, binds, prints "tzrec serve: listening on

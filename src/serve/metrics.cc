@@ -15,7 +15,7 @@ void ServeMetrics::Record(int status, double seconds, int64_t items) {
   items_ += items;
 }
 
-std::string ServeMetrics::Text() const {
+std::string ServeMetrics::Text(const Batcher::Stats& model_calls) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   out += "# HELP tzrec_serve_requests_total Prediction requests answered, by HTTP status.\n";
@@ -36,9 +36,23 @@ std::string ServeMetrics::Text() const {
   out += "# HELP tzrec_serve_items_total Items scored.\n";
   out += "# TYPE tzrec_serve_items_total counter\n";
   out += fmt::format("tzrec_serve_items_total {}\n", items_);
+  out += "# HELP tzrec_serve_model_calls_total Model calls (concurrent requests share them).\n";
+  out += "# TYPE tzrec_serve_model_calls_total counter\n";
+  out += fmt::format("tzrec_serve_model_calls_total {}\n", model_calls.calls);
+  out += "# HELP tzrec_serve_model_call_requests_total Requests answered by model calls.\n";
+  out += "# TYPE tzrec_serve_model_call_requests_total counter\n";
+  out += fmt::format("tzrec_serve_model_call_requests_total {}\n", model_calls.requests);
+  out += "# HELP tzrec_serve_model_call_rows_total Rows run through the model.\n";
+  out += "# TYPE tzrec_serve_model_call_rows_total counter\n";
+  out += fmt::format("tzrec_serve_model_call_rows_total {}\n", model_calls.rows);
   out += "# HELP tzrec_serve_model_info The export being served.\n";
   out += "# TYPE tzrec_serve_model_info gauge\n";
-  out += fmt::format("tzrec_serve_model_info{{dir=\"{}\"}} 1\n", model_dir_);
+  std::string dir;  // a label value: backslash, quote and newline escaped
+  for (char c : model_dir_) {
+    if (c == '\\' || c == '"') dir += '\\';
+    dir += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  out += fmt::format("tzrec_serve_model_info{{dir=\"{}\"}} 1\n", dir);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // What the server has done, for GET /metrics in Prometheus' text format:
-// requests by status code, their latency (histogram), items scored, and the
-// export being served.
+// requests by status code, their latency (histogram), items scored, model
+// calls (how well requests are batched), and the export being served.
 #pragma once
 
 #include <array>
@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "serve/batcher.h"
+
 namespace tzrec::serve {
 
 class ServeMetrics {
@@ -16,7 +18,8 @@ class ServeMetrics {
   explicit ServeMetrics(std::string model_dir) : model_dir_(std::move(model_dir)) {}
 
   void Record(int status, double seconds, int64_t items);
-  std::string Text() const;
+  // The text, with the model calls' counts from the batcher.
+  std::string Text(const Batcher::Stats& model_calls) const;
 
  private:
   // Latency bucket upper bounds, seconds.

@@ -34,7 +34,7 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
   RequestRows rows = ToRows(warm_up, model->idle_engines_.front()->input_columns());
   models::TensorMap inputs;
   data::AddFeatureTensors(model->idle_engines_.front()->Process(rows.rows.View()), inputs);
-  for (const auto& entry : model->Run(inputs)) {
+  for (const auto& entry : model->exported_->Run(inputs)) {
     model->output_names_.push_back(entry.key());
     const auto sizes = entry.value().sizes();
     model->output_item_shapes_.emplace_back(sizes.begin() + std::min<size_t>(1, sizes.size()),
@@ -47,6 +47,11 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
                  fmt::join(model->output_names_, ", "));
     }
   }
+  model->batcher_ = std::make_unique<Batcher>(
+      [exported = model->exported_.get()](const models::TensorMap& batch) {
+        return exported->Run(batch);
+      },
+      options.batching);
   return model;
 }
 
@@ -61,11 +66,6 @@ ServedModel::EngineLease::~EngineLease() {
   std::lock_guard<std::mutex> lock(model_.engines_mutex_);
   model_.idle_engines_.push_back(std::move(engine_));
   model_.engine_returned_.notify_one();
-}
-
-c10::Dict<std::string, at::Tensor> ServedModel::Run(const models::TensorMap& inputs) {
-  std::lock_guard<std::mutex> lock(run_mutex_);
-  return exported_->Run(inputs);
 }
 
 bool ServedModel::Wanted(const std::string& name) const {
@@ -108,7 +108,9 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
   pairec::PBResponse response;
   const bool all_scored = static_cast<int>(scored.size()) == items;
   c10::Dict<std::string, at::Tensor> outputs;
-  if (!scored.empty()) outputs = Run(inputs);
+  if (!scored.empty()) {
+    outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), true);
+  }
   const at::Tensor scored_index =
       at::tensor(std::vector<int64_t>(scored.begin(), scored.end()), at::kLong);
   for (size_t o = 0; o < output_names_.size(); ++o) {
@@ -133,7 +135,7 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
 eas::PredictResponse ServedModel::Predict(const TensorRequest& request) {
   c10::Dict<std::string, at::Tensor> outputs;
   try {
-    outputs = Run(request.inputs);
+    outputs = batcher_->Run(request.inputs, 0, false);
   } catch (const Error& e) {
     // A missing input or tensors the graph cannot take: the caller's to fix.
     throw BadRequest(e.what());

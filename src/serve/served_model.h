@@ -1,8 +1,9 @@
 // One export as the server runs it: the loaded model (artifacts/), a pool of
 // FG engines (one per concurrent request: engines keep scratch), and the two
 // ways in: a PBRequest (FG mode: raw features, FG, model) and a tensor request
-// (bypass mode: the model's inputs as sent). The scripted model is run by one
-// request at a time; FG runs in parallel.
+// (bypass mode: the model's inputs as sent). FG runs in the request threads,
+// in parallel; the model runs on the batcher's thread, concurrent FG-mode
+// requests sharing a call.
 #pragma once
 
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "artifacts/exported_model.h"
+#include "serve/batcher.h"
 #include "serve/request_codec.h"
 
 namespace tzrec::serve {
@@ -31,6 +33,8 @@ class ServedModel {
     std::string item_id_field;
     // The score of an item id the item table lacks, in every output.
     float item_empty_score = 0;
+    // How concurrent requests share model calls (batcher.h).
+    Batcher::Options batching;
   };
 
   // Loads a published export (manifest.h) from `dir` and runs one request
@@ -44,6 +48,7 @@ class ServedModel {
   eas::PredictResponse Predict(const TensorRequest& request);
 
   const std::string& dir() const { return exported_->dir(); }
+  Batcher::Stats batch_stats() const { return batcher_->stats(); }
   // Names of the model's outputs, in the order the model returns them.
   const std::vector<std::string>& output_names() const { return output_names_; }
 
@@ -62,8 +67,6 @@ class ServedModel {
 
   explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
 
-  // The model's outputs for `inputs`, one request at a time.
-  c10::Dict<std::string, at::Tensor> Run(const models::TensorMap& inputs);
   // Whether output `name` goes into responses.
   bool Wanted(const std::string& name) const;
 
@@ -73,7 +76,8 @@ class ServedModel {
   // Each output's shape past the batch dimension (from the warm-up run).
   std::vector<std::vector<int64_t>> output_item_shapes_;
   std::unique_ptr<ItemTable> item_table_;
-  std::mutex run_mutex_;
+  // Runs the model, on its own thread, for every request (after warm-up).
+  std::unique_ptr<Batcher> batcher_;
 
   // Idle FG engines; a request takes one and gives it back.
   std::mutex engines_mutex_;

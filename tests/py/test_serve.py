@@ -455,6 +455,52 @@ class FgModeTest(unittest.TestCase):
                 torch.tensor(want, dtype=torch.float64), rtol=0, atol=1e-6,
                 msg=lambda m: f"output {name}: {m}")
 
+    def test_concurrent_requests_share_model_calls_and_match_predict(self):
+        """Requests sent at once from several threads are batched into shared
+        model calls (the metrics say so) and each still gets predict's scores."""
+        data_dir = os.path.join(os.path.dirname(self.deepfm_export), "data")
+        header, rows = read_csv(os.path.join(data_dir, "eval.csv"))
+        sides = fg_sides(self.deepfm_export)
+        groups = [(4 * i, 4 * i + 4, False) for i in range(8)]
+        rows = rows[:32]
+        input_path = os.path.join(data_dir, "concurrent_input.csv")
+        write_csv(input_path, header, rows)
+        expected = predict_outputs(self.deepfm_export, input_path,
+                                   os.path.join(data_dir, "concurrent_out.csv"))
+        # A model call waits up to 200 ms for more requests to share it.
+        server = self.start(self.deepfm_export, "--fg_mode", "normal", "--threads", "8",
+                            "--batch_timeout_us", "200000")
+        kinds = column_kinds(header, rows, sides)
+        bodies = [fg_request(header, rows[a:b], sides, kinds, False, a).to_string()
+                  for a, b, _ in groups]
+        results = [None] * len(groups)
+        barrier = threading.Barrier(len(groups))
+
+        def send(i):
+            barrier.wait()
+            results[i] = server.request("POST", "/api/predict/svc", body=bodies[i])
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(groups))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, (a, b, _) in enumerate(groups):
+            status, body = results[i]
+            self.assertEqual(status, 200, body)
+            response = TorchRecRequest().parse_response(body)
+            for name, values in expected.items():
+                torch.testing.assert_close(
+                    torch.tensor(list(response.map_outputs[name].float_val), dtype=torch.float64),
+                    torch.tensor(values[a:b], dtype=torch.float64), rtol=0, atol=1e-6,
+                    msg=lambda m: f"request {i}, output {name}: {m}")
+        status, text = server.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        counts = dict(re.findall(r"^(tzrec_serve_model_call\w*_total) (\d+)$", text.decode(), re.M))
+        # The warm-up runs before the batcher: its calls are the requests'.
+        self.assertEqual(int(counts["tzrec_serve_model_call_requests_total"]), len(groups))
+        self.assertEqual(int(counts["tzrec_serve_model_call_rows_total"]), 32)
+        self.assertLess(int(counts["tzrec_serve_model_calls_total"]), len(groups))
+
     def one_item_request(self):
         header, rows = read_csv(os.path.join(os.path.dirname(self.deepfm_export), "data", "eval.csv"))
         sides = fg_sides(self.deepfm_export)
