@@ -12,9 +12,16 @@ std::function<int()> Setup(CLI::App& app) {
   auto options = std::make_shared<serve::ServeOptions>();
   auto fg_mode = std::make_shared<std::string>("bypass");
   auto outputs = std::make_shared<std::string>();
-  app.add_option("--scripted_model_path", options->model_dir,
-                 "published export directory (a match model's user/ or item/ export)")
-      ->required();
+  auto* model_dir = app.add_option("--scripted_model_path", options->model_dir,
+                                   "published export directory (a match model's user/ or item/ "
+                                   "export)");
+  auto* base_dir = app.add_option("--model_base_dir", options->model_base_dir,
+                                  "serve the newest published export under this directory and "
+                                  "switch to newer ones as they appear");
+  model_dir->excludes(base_dir);
+  app.add_option("--model_poll_ms", options->model_poll_ms,
+                 "how often --model_base_dir is checked for a newer export")
+      ->capture_default_str();
   app.add_option("--host", options->host, "address to listen on")->capture_default_str();
   app.add_option("--port", options->port, "port to listen on (0: any free port)")
       ->capture_default_str();

@@ -118,6 +118,23 @@ inline double TrainRankModelAuc(Model& model, int steps, double lr = 0.05) {
 }
 
 
+// The seeds every rank "learns" test trains under: a rule learnt under one
+// seed only could be luck of that seed's initialisation and batches.
+inline constexpr int kLearningSeeds[] = {3, 7, 11};
+
+// For each of kLearningSeeds: seeds torch, builds a model with `build` (a
+// BuildResult with .model), trains it on the synthetic rule and expects the
+// eval AUC above `min_auc` (the rule is learnt to ~0.95 and above).
+template <typename Build>
+void ExpectLearnsSyntheticRule(Build build, double min_auc = 0.8, int steps = 150) {
+  for (int seed : kLearningSeeds) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    at::manual_seed(seed);
+    auto built = build();
+    EXPECT_GT(TrainRankModelAuc(*built.model, steps), min_auc);
+  }
+}
+
 // An upstream example config (../shared/upstream/<name>/pipeline.config) with
 // every num_buckets / hash_bucket_size above `max_rows` lowered to it, so the
 // model builds in a test's memory; structure and names stay upstream's.

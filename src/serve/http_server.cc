@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -17,7 +18,9 @@
 
 #include "common/error.h"
 #include "serve/auth.h"
+#include "artifacts/manifest.h"
 #include "serve/metrics.h"
+#include "serve/model_versions.h"
 #include "serve/served_model.h"
 
 namespace tzrec::serve {
@@ -140,8 +143,28 @@ void Serve(const ServeOptions& options) {
   model_options.batching.max_batch_rows = options.max_batch_items;
   model_options.batching.batch_timeout_us = options.batch_timeout_us;
   model_options.batching.max_queued = options.max_queued_requests;
-  const std::unique_ptr<ServedModel> model = ServedModel::Load(options.model_dir, model_options);
-  ServeMetrics metrics(model->dir());
+  if (options.model_dir.empty() == options.model_base_dir.empty()) {
+    FailConfig("give either --scripted_model_path or --model_base_dir");
+  }
+  std::string first_dir = options.model_dir;
+  if (!options.model_base_dir.empty()) {
+    const std::optional<std::string> newest = NewestExport(options.model_base_dir);
+    if (!newest) {
+      FailConfig("--model_base_dir {}: no published export (a subdirectory with {}) in it",
+                 options.model_base_dir, artifacts::kExportManifestFile);
+    }
+    first_dir = *newest;
+  }
+  auto load = [model_options](const std::string& dir) {
+    return std::shared_ptr<ServedModel>(ServedModel::Load(dir, model_options));
+  };
+  ModelHolder holder(load(first_dir));
+  std::optional<VersionWatcher> watcher;
+  if (!options.model_base_dir.empty()) {
+    watcher.emplace(options.model_base_dir, first_dir, holder, load,
+                    std::chrono::milliseconds(options.model_poll_ms));
+  }
+  ServeMetrics metrics;
 
   httplib::Server server;
   server.new_task_queue = [threads = options.threads] {
@@ -150,7 +173,7 @@ void Serve(const ServeOptions& options) {
   server.set_payload_max_length(options.max_body_bytes);
   auto predict = [&](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
-    const int64_t items = Answer(*model, options, req, res);
+    const int64_t items = Answer(*holder.Current(), options, req, res);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     metrics.Record(res.status, took.count(), items);
   };
@@ -159,8 +182,9 @@ void Serve(const ServeOptions& options) {
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server.Get("/metrics", [&metrics, &model](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.Text(model->batch_stats()), "text/plain; version=0.0.4");
+  server.Get("/metrics", [&metrics, &holder](const httplib::Request&, httplib::Response& res) {
+    const std::shared_ptr<ServedModel> model = holder.Current();
+    res.set_content(metrics.Text(model->dir(), model->batch_stats()), "text/plain; version=0.0.4");
   });
 
   int port = options.port;
@@ -171,8 +195,9 @@ void Serve(const ServeOptions& options) {
   }
   if (port < 0) Fail("cannot listen on {}:{} (in use, or not an address of this machine)", options.host, options.port);
   StopOnSignal stop_on_signal(server);
-  spdlog::info("serving {} ({} mode, outputs {})", model->dir(),
-               options.fg_mode_normal ? "normal" : "bypass", fmt::join(model->output_names(), ", "));
+  spdlog::info("serving {} ({} mode, outputs {})", first_dir,
+               options.fg_mode_normal ? "normal" : "bypass",
+               fmt::join(holder.Current()->output_names(), ", "));
   std::fputs(fmt::format("tzrec serve: listening on http://{}:{}\n", options.host, port).c_str(), stdout);
   std::fflush(stdout);
   server.listen_after_bind();

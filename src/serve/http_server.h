@@ -15,6 +15,10 @@ namespace tzrec::serve {
 
 struct ServeOptions {
   std::string model_dir;  // a published export (or a match model's user/ or item/)
+  // Instead of model_dir: serve the newest published export under this
+  // directory, polling it every model_poll_ms for newer ones (model_versions.h).
+  std::string model_base_dir;
+  int64_t model_poll_ms = 10000;
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
   int threads = 2;  // request threads (and FG engines)

@@ -15,7 +15,8 @@ void ServeMetrics::Record(int status, double seconds, int64_t items) {
   items_ += items;
 }
 
-std::string ServeMetrics::Text(const Batcher::Stats& model_calls) const {
+std::string ServeMetrics::Text(const std::string& model_dir,
+                               const Batcher::Stats& model_calls) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   out += "# HELP tzrec_serve_requests_total Prediction requests answered, by HTTP status.\n";
@@ -48,7 +49,7 @@ std::string ServeMetrics::Text(const Batcher::Stats& model_calls) const {
   out += "# HELP tzrec_serve_model_info The export being served.\n";
   out += "# TYPE tzrec_serve_model_info gauge\n";
   std::string dir;  // a label value: backslash, quote and newline escaped
-  for (char c : model_dir_) {
+  for (char c : model_dir) {
     if (c == '\\' || c == '"') dir += '\\';
     dir += c == '\n' ? std::string("\\n") : std::string(1, c);
   }

@@ -15,18 +15,15 @@ namespace tzrec::serve {
 
 class ServeMetrics {
  public:
-  explicit ServeMetrics(std::string model_dir) : model_dir_(std::move(model_dir)) {}
-
   void Record(int status, double seconds, int64_t items);
-  // The text, with the model calls' counts from the batcher.
-  std::string Text(const Batcher::Stats& model_calls) const;
+  // The text, with the export being served and its model calls' counts.
+  std::string Text(const std::string& model_dir, const Batcher::Stats& model_calls) const;
 
  private:
   // Latency bucket upper bounds, seconds.
   static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                       0.1,   0.25,   0.5,   1.0,  2.5,   10.0};
   mutable std::mutex mutex_;
-  std::string model_dir_;
   std::map<int, int64_t> requests_by_status_;
   std::array<int64_t, kBuckets.size()> bucket_counts_{};
   int64_t latency_count_ = 0;

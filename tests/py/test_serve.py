@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import torch
@@ -76,8 +77,9 @@ class Server:
     `listening on` line read, by the constructor; stop() signals it."""
 
     def __init__(self, export_dir, flags, log_path):
-        self.args = [TZREC, "serve", "--scripted_model_path", export_dir,
-                     "--host", "127.0.0.1", "--port", "0"] + list(flags)
+        """export_dir None: `flags` say what to serve (--model_base_dir)."""
+        model = ["--scripted_model_path", export_dir] if export_dir else []
+        self.args = [TZREC, "serve"] + model + ["--host", "127.0.0.1", "--port", "0"] + list(flags)
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log,
@@ -315,22 +317,18 @@ def model_input_spec(export_dir):
     return sparse, dense
 
 
-class FgModeTest(unittest.TestCase):
-    """`--fg_mode normal`: raw features in, through the EAS SDK's TorchRecRequest."""
+class ServerTestCase(unittest.TestCase):
+    """A temp root holding the exports, servers started by the class (all must
+    exit 0 on SIGTERM at the end). Subclasses build in set_up_class()."""
+
+    ROOT_PREFIX = "tzrec_serve_"
 
     @classmethod
     def setUpClass(cls):
-        cls.root = tempfile.mkdtemp(prefix="tzrec_serve_fg_")
+        cls.root = tempfile.mkdtemp(prefix=cls.ROOT_PREFIX)
         cls.servers = []
         try:
-            deepfm = os.path.join(cls.root, "deepfm")
-            cls.deepfm_export = export_model(deepfm, DEEPFM_CONFIG.format(root=deepfm), 400,
-                                             {"QUANT_EMB": "FP32"})
-            mmoe = os.path.join(cls.root, "mmoe")
-            cls.mmoe_export = export_model(mmoe, mmoe_small_config(mmoe), 600, {"QUANT_EMB": "0"})
-            cls.deepfm_server = cls.start(cls.deepfm_export, "--fg_mode", "normal",
-                                          "--max_items", str(MAX_ITEMS))
-            cls.mmoe_server = cls.start(cls.mmoe_export, "--fg_mode", "normal")
+            cls.set_up_class()
         except BaseException:
             try:
                 cls.tearDownClass()
@@ -350,6 +348,23 @@ class FgModeTest(unittest.TestCase):
             stop_all(cls.servers)
         finally:
             shutil.rmtree(cls.root, ignore_errors=True)
+
+
+class FgModeTest(ServerTestCase):
+    """`--fg_mode normal`: raw features in, through the EAS SDK's TorchRecRequest."""
+
+    ROOT_PREFIX = "tzrec_serve_fg_"
+
+    @classmethod
+    def set_up_class(cls):
+        deepfm = os.path.join(cls.root, "deepfm")
+        cls.deepfm_export = export_model(deepfm, DEEPFM_CONFIG.format(root=deepfm), 400,
+                                         {"QUANT_EMB": "FP32"})
+        mmoe = os.path.join(cls.root, "mmoe")
+        cls.mmoe_export = export_model(mmoe, mmoe_small_config(mmoe), 600, {"QUANT_EMB": "0"})
+        cls.deepfm_server = cls.start(cls.deepfm_export, "--fg_mode", "normal",
+                                      "--max_items", str(MAX_ITEMS))
+        cls.mmoe_server = cls.start(cls.mmoe_export, "--fg_mode", "normal")
 
     def check_against_predict(self, export_dir, server, groups, edit_rows=None, count=None):
         """Sends the eval rows of `export_dir`'s model as one SDK request per
@@ -501,6 +516,60 @@ class FgModeTest(unittest.TestCase):
         self.assertEqual(int(counts["tzrec_serve_model_call_rows_total"]), 32)
         self.assertLess(int(counts["tzrec_serve_model_calls_total"]), len(groups))
 
+    def test_new_model_versions_swap_under_load_and_broken_ones_are_skipped(self):
+        """--model_base_dir: the newest published export is served; a newer one
+        is loaded in the background and swapped in with no failed request; a
+        broken one is logged and the old version keeps serving."""
+        base = os.path.join(self.root, "versions")
+        os.makedirs(base)
+
+        def publish(export_dir, name, corrupt=False):
+            # Copied without the old times (the manifest's time says which is
+            # newest), then renamed into place whole, as a deployment would.
+            staging = os.path.join(base, "." + name)
+            shutil.copytree(export_dir, staging, copy_function=shutil.copy)
+            if corrupt:
+                with open(os.path.join(staging, "scripted_model.pt"), "r+b") as f:
+                    f.truncate(100)
+            os.rename(staging, os.path.join(base, name))
+
+        publish(self.deepfm_export, "v1")
+        server = self.start(None, "--model_base_dir", base, "--model_poll_ms", "100",
+                            "--fg_mode", "normal")
+        request = TorchRecRequest()
+        for i in range(3):
+            request.add_item_id(f"item{i}")  # no features: FG defaults, valid for any model
+        body = request.to_string()
+        seen, statuses, stop = [], [], threading.Event()
+
+        def load():
+            while not stop.is_set():
+                status, answer = server.request("POST", "/predict", body=body)
+                statuses.append(status)
+                if status == 200:
+                    keys = tuple(sorted(TorchRecRequest().parse_response(answer).map_outputs.keys()))
+                    if not seen or seen[-1] != keys:
+                        seen.append(keys)
+        thread = threading.Thread(target=load)
+        thread.start()
+        try:
+            time.sleep(1)
+            publish(self.mmoe_export, "v2", corrupt=True)
+            time.sleep(2)
+            self.assertIn("cannot be served", server.stderr())
+            self.assertEqual(seen, [("logits", "probs")], "the broken version was not served")
+            publish(self.mmoe_export, "v3")
+            deadline = time.time() + 60
+            while len(seen) < 2 and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            thread.join()
+        self.assertEqual(set(statuses), {200}, "a request failed during the swaps")
+        self.assertEqual(seen, [("logits", "probs"),
+                                ("logits_ctr", "logits_cvr", "probs_ctr", "probs_cvr")])
+
     def one_item_request(self):
         header, rows = read_csv(os.path.join(os.path.dirname(self.deepfm_export), "data", "eval.csv"))
         sides = fg_sides(self.deepfm_export)
@@ -579,39 +648,23 @@ def array_proto(array, tensor, dtypes):
         raise AssertionError(f"no ArrayProto mapping for {tensor.dtype}")
 
 
-class BypassModeTest(unittest.TestCase):
+class BypassModeTest(ServerTestCase):
     """The default mode: the scripted model's input tensors in, with a token
     and a body limit."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.root = tempfile.mkdtemp(prefix="tzrec_serve_bypass_")
-        cls.servers = []
-        try:
-            deepfm = os.path.join(cls.root, "deepfm")
-            cls.export_dir = export_model(deepfm, DEEPFM_CONFIG.format(root=deepfm), 300,
-                                          {"QUANT_EMB": "FP32"})
-            cls.model = torch.jit.load(os.path.join(cls.export_dir, "scripted_model.pt"))
-            cls.model.eval()
-            cls.spec = model_input_spec(cls.export_dir)
-            cls.doc_pb = generate_documented_protos(os.path.join(cls.root, "gen"))
-            cls.server = Server(cls.export_dir, ["--token", TOKEN, "--max_body_bytes",
-                                                 str(MAX_BODY), "--threads", "2"],
-                                os.path.join(cls.root, "serve.log"))
-            cls.servers.append(cls.server)
-        except BaseException:
-            try:
-                cls.tearDownClass()
-            except AssertionError:
-                pass  # the setup failure is the one to report
-            raise
+    ROOT_PREFIX = "tzrec_serve_bypass_"
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            stop_all(cls.servers)
-        finally:
-            shutil.rmtree(cls.root, ignore_errors=True)
+    def set_up_class(cls):
+        deepfm = os.path.join(cls.root, "deepfm")
+        cls.export_dir = export_model(deepfm, DEEPFM_CONFIG.format(root=deepfm), 300,
+                                      {"QUANT_EMB": "FP32"})
+        cls.model = torch.jit.load(os.path.join(cls.export_dir, "scripted_model.pt"))
+        cls.model.eval()
+        cls.spec = model_input_spec(cls.export_dir)
+        cls.doc_pb = generate_documented_protos(os.path.join(cls.root, "gen"))
+        cls.server = cls.start(cls.export_dir, "--token", TOKEN, "--max_body_bytes",
+                               str(MAX_BODY), "--threads", "2")
 
     def inputs(self, batch_size, seed):
         return random_inputs(*self.spec, batch_size=batch_size, seed=seed)
