@@ -55,6 +55,14 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--max_queued_requests", options->max_queued_requests,
                  "requests waiting for the model beyond this get 503 at once")
       ->capture_default_str();
+  app.add_option("--faiss_index_dir", options->faiss_index_dir,
+                 "retrieval with a match model's user/ export: the index create_faiss_index "
+                 "wrote; requests get the nearest item ids");
+  app.add_option("--faiss_neigh_num", options->faiss_neigh_num,
+                 "neighbours returned when a request does not say (PBRequest.faiss_neigh_num)")
+      ->capture_default_str();
+  app.add_option("--faiss_nprobe", options->faiss_nprobe, "lists an IVF index searches")
+      ->capture_default_str();
   return [options, fg_mode, outputs]() {
     options->fg_mode_normal = *fg_mode == "normal";
     options->outputs = SplitList(*outputs);

@@ -143,6 +143,9 @@ void Serve(const ServeOptions& options) {
   model_options.batching.max_batch_rows = options.max_batch_items;
   model_options.batching.batch_timeout_us = options.batch_timeout_us;
   model_options.batching.max_queued = options.max_queued_requests;
+  model_options.faiss_index_dir = options.faiss_index_dir;
+  model_options.faiss_neigh_num = options.faiss_neigh_num;
+  model_options.faiss_nprobe = options.faiss_nprobe;
   if (options.model_dir.empty() == options.model_base_dir.empty()) {
     FailConfig("give either --scripted_model_path or --model_base_dir");
   }

@@ -36,6 +36,10 @@ struct ServeOptions {
   int64_t max_batch_items = 1024;
   int64_t batch_timeout_us = 0;
   int max_queued_requests = 64;
+  // Retrieval on a match model's user/ export (served_model.h).
+  std::string faiss_index_dir;
+  int faiss_neigh_num = 10;
+  int faiss_nprobe = 10;
 };
 
 // Loads and warms up the model, binds, prints "tzrec serve: listening on

@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "data/data_parser.h"
 
+#include <faiss/IndexIVF.h>
+
 namespace tzrec::serve {
 
 ServedModel::ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options)
@@ -40,6 +42,7 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
     model->output_item_shapes_.emplace_back(sizes.begin() + std::min<size_t>(1, sizes.size()),
                                             sizes.end());
   }
+  if (!options.faiss_index_dir.empty()) model->LoadIndex(options);
   for (const std::string& name : options.outputs) {
     if (std::find(model->output_names_.begin(), model->output_names_.end(), name) ==
         model->output_names_.end()) {
@@ -68,43 +71,64 @@ ServedModel::EngineLease::~EngineLease() {
   model_.engine_returned_.notify_one();
 }
 
+void ServedModel::LoadIndex(const Options& options) {
+  index_ = predict::ReadItemIndex(options.faiss_index_dir);
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.index.get()); ivf != nullptr) {
+    ivf->nprobe = static_cast<size_t>(std::max(1, options.faiss_nprobe));
+  }
+  // The user embedding: the output one index row wide.
+  for (size_t o = 0; o < output_names_.size(); ++o) {
+    if (output_item_shapes_[o] == std::vector<int64_t>{index_.index->d}) {
+      embedding_output_ = output_names_[o];
+      return;
+    }
+  }
+  FailConfig("--faiss_index_dir {}: the index holds vectors of {} values, and no output of {} "
+             "has that width (its outputs: {}); serve a match model's user/ export",
+             options.faiss_index_dir, index_.index->d, dir(), fmt::join(output_names_, ", "));
+}
+
 bool ServedModel::Wanted(const std::string& name) const {
   return options_.outputs.empty() ||
          std::find(options_.outputs.begin(), options_.outputs.end(), name) != options_.outputs.end();
 }
 
+models::TensorMap ServedModel::RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
+                                     std::vector<int>& scored) {
+  models::TensorMap inputs;
+  EngineLease engine(*this);
+  try {
+    RequestRows rows = ToRows(request, engine->input_columns(), item_table);
+    scored = std::move(rows.items);
+    if (scored.empty()) return inputs;
+    fg::InputBatch view = rows.rows.View();
+    view.describe_row = [&](int64_t row) {
+      return fmt::format("item '{}'", request.item_ids(scored[static_cast<size_t>(row)]));
+    };
+    const fg::FeatureBatch features = engine->Process(view);
+    if (!features.skipped_rows.empty()) {
+      throw BadRequest(fmt::format(
+          "item '{}' has a feature value FG cannot read",
+          request.item_ids(scored[static_cast<size_t>(features.skipped_rows[0])])));
+    }
+    data::AddFeatureTensors(features, inputs);
+  } catch (const Error& e) {
+    // A value FG cannot parse is the caller's: a bad request, not a fault.
+    throw BadRequest(e.what());
+  }
+  return inputs;
+}
+
 pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
+  if (index_.index != nullptr) return Retrieve(request);
   const int items = request.item_ids_size();
   if (items == 0) throw BadRequest("the request has no item_ids");
   if (items > options_.max_items) {
     throw BadRequest(fmt::format("the request has {} item_ids; at most {} are taken (--max_items)",
                                  items, options_.max_items));
   }
-  models::TensorMap inputs;
   std::vector<int> scored;  // request index of each row the model scores
-  {
-    EngineLease engine(*this);
-    try {
-      RequestRows rows = ToRows(request, engine->input_columns(), item_table_.get());
-      scored = std::move(rows.items);
-      if (!scored.empty()) {
-        fg::InputBatch view = rows.rows.View();
-        view.describe_row = [&](int64_t row) {
-          return fmt::format("item '{}'", request.item_ids(scored[static_cast<size_t>(row)]));
-        };
-        const fg::FeatureBatch features = engine->Process(view);
-        if (!features.skipped_rows.empty()) {
-          throw BadRequest(fmt::format(
-              "item '{}' has a feature value FG cannot read",
-              request.item_ids(scored[static_cast<size_t>(features.skipped_rows[0])])));
-        }
-        data::AddFeatureTensors(features, inputs);
-      }
-    } catch (const Error& e) {
-      // A value FG cannot parse is the caller's: a bad request, not a fault.
-      throw BadRequest(e.what());
-    }
-  }
+  models::TensorMap inputs = RunFg(request, item_table_.get(), scored);
   pairec::PBResponse response;
   const bool all_scored = static_cast<int>(scored.size()) == items;
   c10::Dict<std::string, at::Tensor> outputs;
@@ -129,6 +153,35 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
     (*response.mutable_map_outputs())[name] = TensorToArray(values);
   }
   *response.mutable_item_ids() = request.item_ids();
+  return response;
+}
+
+pairec::PBResponse ServedModel::Retrieve(const pairec::PBRequest& request) {
+  const int64_t wanted =
+      request.faiss_neigh_num() > 0 ? request.faiss_neigh_num() : options_.faiss_neigh_num;
+  const int64_t k = std::min<int64_t>(wanted, index_.index->ntotal);
+  // The user's row: the request's user (and context) features, no items.
+  pairec::PBRequest user = request;
+  user.clear_item_ids();
+  user.add_item_ids("user");
+  user.clear_item_features();
+  std::vector<int> scored;
+  models::TensorMap inputs = RunFg(user, nullptr, scored);
+  const ModelOutputs outputs = batcher_->Run(std::move(inputs), 1, true);
+  const at::Tensor embedding = outputs.at(embedding_output_).to(at::kFloat).contiguous();
+  std::vector<float> distances(static_cast<size_t>(k));
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(k));
+  index_.index->search(1, embedding.data_ptr<float>(), k, distances.data(), labels.data());
+  pairec::PBResponse response;
+  eas::ArrayProto scores;
+  scores.set_dtype(eas::DT_FLOAT);
+  for (int64_t i = 0; i < k; ++i) {
+    if (labels[static_cast<size_t>(i)] < 0) continue;  // fewer neighbours found
+    response.add_item_ids(index_.ids[static_cast<size_t>(labels[static_cast<size_t>(i)])]);
+    scores.add_float_val(distances[static_cast<size_t>(i)]);
+  }
+  scores.mutable_array_shape()->add_dim(scores.float_val_size());
+  (*response.mutable_map_outputs())["scores"] = std::move(scores);
   return response;
 }
 

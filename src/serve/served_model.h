@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "artifacts/exported_model.h"
+#include "predict/faiss_index.h"
 #include "serve/batcher.h"
 #include "serve/request_codec.h"
 
@@ -35,6 +36,12 @@ class ServedModel {
     float item_empty_score = 0;
     // How concurrent requests share model calls (batcher.h).
     Batcher::Options batching;
+    // Retrieval (a match model's user/ export): the index `tzrec
+    // create_faiss_index` wrote; a request gets the nearest items to its
+    // user's embedding (faiss_neigh_num of them, else this many).
+    std::string faiss_index_dir;
+    int faiss_neigh_num = 10;
+    int faiss_nprobe = 10;  // lists an IVF index searches
   };
 
   // Loads a published export (manifest.h) from `dir` and runs one request
@@ -42,7 +49,8 @@ class ServedModel {
   // also checks that every name in options.outputs is an output of the model.
   static std::unique_ptr<ServedModel> Load(const std::string& dir, const Options& options);
 
-  // FG mode: one score per item for each output, item_ids echoed.
+  // FG mode: one score per item for each output, item_ids echoed; with a
+  // FAISS index, the nearest items' ids and their "scores".
   pairec::PBResponse Predict(const pairec::PBRequest& request);
   // Bypass mode: the model's outputs for the given inputs.
   eas::PredictResponse Predict(const TensorRequest& request);
@@ -67,6 +75,12 @@ class ServedModel {
 
   explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
 
+  // FG on the request's rows (ToRows); `scored` gets the request index of
+  // each row. BadRequest for a value FG cannot read.
+  models::TensorMap RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
+                          std::vector<int>& scored);
+  pairec::PBResponse Retrieve(const pairec::PBRequest& request);
+  void LoadIndex(const Options& options);
   // Whether output `name` goes into responses.
   bool Wanted(const std::string& name) const;
 
@@ -76,6 +90,8 @@ class ServedModel {
   // Each output's shape past the batch dimension (from the warm-up run).
   std::vector<std::vector<int64_t>> output_item_shapes_;
   std::unique_ptr<ItemTable> item_table_;
+  predict::ItemIndex index_;      // retrieval; empty index: scoring
+  std::string embedding_output_;  // the user embedding the index is searched with
   // Runs the model, on its own thread, for every request (after warm-up).
   std::unique_ptr<Batcher> batcher_;
 

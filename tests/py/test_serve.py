@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import queue
+import random
 import re
 import shutil
 import signal
@@ -42,6 +43,7 @@ import torch
 from eas_prediction import PredictClient, PredictException, TorchRequest
 from eas_prediction.torchrec_request import TorchRecRequest
 
+import test_hitrate_dssm as retrieval  # its DSSM config and data (module only: not its tests)
 from test_export_mmoe import small_config as mmoe_small_config
 from tzrec_cli import SMALL_DEEPFM_MODEL, TZREC, random_inputs, read_csv, run, small_config_head
 
@@ -621,6 +623,70 @@ class FgModeTest(ServerTestCase):
             client.destroy()
         self.assertEqual(set(response.map_outputs.keys()), {"probs"})
         self.assertEqual(len(response.map_outputs["probs"].float_val), 3)
+
+
+class RetrievalTest(ServerTestCase):
+    """A DSSM user/ export served with the FAISS index of its item embeddings:
+    the neighbours equal a brute-force search over the same embeddings."""
+
+    ROOT_PREFIX = "tzrec_serve_retrieval_"
+
+    @classmethod
+    def set_up_class(cls):
+        root = cls.root
+        rng = random.Random(7)
+        header = ["user_id", "item_id", "tag", "clk"]
+        for name, n in (("train", 3000), ("eval", 300)):
+            write_csv(f"{root}/{name}.csv", header, [(u, i, i % retrieval.NUM_GROUPS, 1)
+                                                     for u, i in retrieval.positive_pairs(rng, n)])
+        write_csv(f"{root}/items.csv", ["item_id", "tag"],
+                  [(i, i % retrieval.NUM_GROUPS) for i in range(retrieval.NUM_ITEMS)])
+        users = list(range(0, retrieval.NUM_USERS, 9))
+        write_csv(f"{root}/users.csv", ["user_id"], [(u,) for u in users])
+        config = f"{root}/pipeline.config"
+        with open(config, "w") as f:
+            f.write(retrieval.CONFIG.format(root=root, users=retrieval.NUM_USERS,
+                                            items=retrieval.NUM_ITEMS, groups=retrieval.NUM_GROUPS))
+        run(["train_eval", "--pipeline_config_path", config])
+        run(["export", "--pipeline_config_path", config, "--export_dir", f"{root}/export"])
+        for tower, source, reserved in (("item", "items.csv", "item_id"), ("user", "users.csv", "user_id")):
+            run(["predict", "--scripted_model_path", f"{root}/export/{tower}",
+                 "--predict_input_path", f"{root}/{source}",
+                 "--predict_output_path", f"{root}/{tower}_emb.csv", "--reserved_columns", reserved])
+        run(["create_faiss_index", "--embedding_input_path", f"{root}/item_emb.csv",
+             "--index_output_dir", f"{root}/index", "--id_field", "item_id",
+             "--embedding_field", "item_tower_emb", "--index_type", "FlatIP"])
+        cls.server = cls.start(f"{root}/export/user", "--fg_mode", "normal",
+                               "--faiss_index_dir", f"{root}/index", "--faiss_neigh_num", "5")
+
+    def embeddings(self, tower, id_field):
+        header, rows = read_csv(f"{self.root}/{tower}_emb.csv")
+        ids, emb = header.index(id_field), header.index(f"{tower}_tower_emb")
+        return [r[ids] for r in rows], torch.tensor([[float(v) for v in r[emb].split(",")]
+                                                     for r in rows], dtype=torch.float64)
+
+    def test_neighbours_equal_brute_force_search(self):
+        item_ids, items = self.embeddings("item", "item_id")
+        user_ids, users = self.embeddings("user", "user_id")
+        client = sdk_client(self.server, service_name="retrieval")
+        try:
+            for u, user in zip(user_ids, users):
+                for k in (0, 7):  # 0: the server's --faiss_neigh_num
+                    request = TorchRecRequest()
+                    request.add_user_fea("user_id", int(u), "BIGINT")
+                    if k:
+                        request.set_faiss_neigh_num(k)
+                    response = client.predict(request)
+                    scores = items @ user
+                    top = torch.topk(scores, k or 5)
+                    where = f"user {u}, k {k}"
+                    self.assertEqual(list(response.item_ids), [item_ids[i] for i in top.indices.tolist()],
+                                     where)
+                    torch.testing.assert_close(
+                        torch.tensor(list(response.map_outputs["scores"].float_val), dtype=torch.float64),
+                        top.values, rtol=0, atol=1e-5, msg=lambda m: f"{where}: {m}")
+        finally:
+            client.destroy()
 
 
 def generate_documented_protos(out_dir):
