@@ -6,8 +6,12 @@
 //
 //   infer_bench --model M --buckets 2000000,1953,... [--dense 13] [--threads 1]
 //               [--batch_sizes 1 64 512 4096] [--rows 40000] [--latency_iters 300]
-//               [--memory_policy tzrec|default]
+//               [--memory_policy tzrec|default] [--input_csv F --export_dir E]
 //
+// --input_csv: instead of random rows, the first <batch> rows of F (CSV with a
+// header) through E's fg.json, as `tzrec predict` and `tzrec serve` feed the
+// model (FG runs once, outside the timing): the model's cost on real ids,
+// whose skew decides how often embedding rows are in cache.
 // --memory_policy tzrec installs data::InstallTensorMemoryPolicy() first (what
 // the tzrec binary does); default leaves libtorch's allocator and glibc's
 // malloc settings as they are.
@@ -22,6 +26,10 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include "artifacts/exported_model.h"
+#include "data/csv_reader.h"
+#include "data/data_parser.h"
+#include "data/row_reader.h"
 #include "data/tensor_memory.h"
 
 namespace {
@@ -51,6 +59,22 @@ c10::Dict<std::string, at::Tensor> RandomInputs(int64_t batch, const std::vector
   return data;
 }
 
+// The first `batch` rows of `csv` through the export's FG (fewer when the
+// file is shorter: then its rows repeat).
+c10::Dict<std::string, at::Tensor> CsvInputs(int64_t batch, const std::string& csv,
+                                             const tzrec::fg::FgEngine& engine) {
+  tzrec::data::CsvOptions options;
+  options.with_header = true;
+  tzrec::data::CsvReader reader(csv, options);
+  tzrec::data::RowBatch rows;
+  reader.ReadRows(batch, &rows);
+  tzrec::models::TensorMap tensors;
+  tzrec::data::AddFeatureTensors(engine.Process(rows.ToInputBatch()), tensors);
+  c10::Dict<std::string, at::Tensor> data;
+  for (const auto& [name, tensor] : tensors) data.insert(name, tensor);
+  return data;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,7 +94,12 @@ int main(int argc, char** argv) {
   app.add_option("--latency_iters", latency_iters);
   app.add_option("--warmup", warmup);
   app.add_option("--memory_policy", memory_policy)->check(CLI::IsMember({"tzrec", "default"}));
+  std::string input_csv, export_dir;
+  app.add_option("--input_csv", input_csv, "real rows instead of random ones (needs --export_dir)");
+  app.add_option("--export_dir", export_dir, "the export whose fg.json turns --input_csv into inputs");
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<tzrec::artifacts::ExportedModel> exported;
+  if (!input_csv.empty()) exported = tzrec::artifacts::ExportedModel::Load(export_dir, {});
 
   if (memory_policy == "tzrec") tzrec::data::InstallTensorMemoryPolicy();
   at::set_num_threads(threads);
@@ -81,7 +110,10 @@ int main(int argc, char** argv) {
   std::string json = "{";
   for (int64_t batch : batch_sizes) {
     std::vector<c10::Dict<std::string, at::Tensor>> inputs;
-    for (uint64_t seed = 0; seed < 4; ++seed) inputs.push_back(RandomInputs(batch, buckets, dense, seed));
+    for (uint64_t seed = 0; seed < 4; ++seed) {
+      inputs.push_back(exported ? CsvInputs(batch, input_csv, exported->NewFgEngine())
+                                : RandomInputs(batch, buckets, dense, seed));
+    }
     for (int i = 0; i < warmup; ++i) model.forward({inputs[i % 4]});
     const int64_t iters = batch > 1 ? std::max<int64_t>(3, rows / batch) : latency_iters;
     std::vector<double> times;

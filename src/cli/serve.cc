@@ -26,6 +26,9 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--port", options->port, "port to listen on (0: any free port)")
       ->capture_default_str();
   app.add_option("--threads", options->threads, "request threads")->capture_default_str();
+  app.add_option("--model_threads", options->model_threads,
+                 "libtorch intra-op threads of each model call")
+      ->capture_default_str();
   app.add_option("--fg_mode", *fg_mode,
                  "normal: PBRequest of raw features, FG runs here; bypass: PredictRequest of "
                  "model inputs")

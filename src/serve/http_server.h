@@ -22,6 +22,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
   int threads = 2;  // request threads (and FG engines)
+  int model_threads = 1;  // libtorch intra-op threads of the model calls
   bool fg_mode_normal = false;  // PBRequest + FG; else bypass (PredictRequest)
   std::vector<std::string> outputs;  // empty: all
   std::string token;  // empty: no Authorization required

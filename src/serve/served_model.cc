@@ -31,12 +31,7 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
   }
   // Warm-up: the first forward of a scripted model compiles its graph; a
   // request should not pay for it. It also tells the model's outputs.
-  pairec::PBRequest warm_up;
-  warm_up.add_item_ids("warm-up");
-  RequestRows rows = ToRows(warm_up, model->idle_engines_.front()->input_columns());
-  models::TensorMap inputs;
-  data::AddFeatureTensors(model->idle_engines_.front()->Process(rows.rows.View()), inputs);
-  for (const auto& entry : model->exported_->Run(inputs)) {
+  for (const auto& entry : model->exported_->Run(model->WarmUpInputs())) {
     model->output_names_.push_back(entry.key());
     const auto sizes = entry.value().sizes();
     model->output_item_shapes_.emplace_back(sizes.begin() + std::min<size_t>(1, sizes.size()),
@@ -69,6 +64,25 @@ ServedModel::EngineLease::~EngineLease() {
   std::lock_guard<std::mutex> lock(model_.engines_mutex_);
   model_.idle_engines_.push_back(std::move(engine_));
   model_.engine_returned_.notify_one();
+}
+
+models::TensorMap ServedModel::WarmUpInputs() {
+  const fg::FgEngine& engine = *idle_engines_.front();
+  // Every input empty (FG's defaults); FG-encoded dense inputs without a
+  // default refuse an empty cell, so then every input "0".
+  std::string first_error;
+  for (const char* value : {"", "0"}) {
+    fg::OwnedInputBatch row(1);
+    for (const std::string& column : engine.input_columns()) row.Add(column, {value});
+    try {
+      models::TensorMap inputs;
+      data::AddFeatureTensors(engine.Process(row.View()), inputs);
+      return inputs;
+    } catch (const Error& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  Fail("{}: cannot make a warm-up row for its fg.json: {}", dir(), first_error);
 }
 
 void ServedModel::LoadIndex(const Options& options) {

@@ -80,6 +80,8 @@ class ServedModel {
   models::TensorMap RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
                           std::vector<int>& scored);
   pairec::PBResponse Retrieve(const pairec::PBRequest& request);
+  // One row for the warm-up run: FG defaults, else zeros.
+  models::TensorMap WarmUpInputs();
   void LoadIndex(const Options& options);
   // Whether output `name` goes into responses.
   bool Wanted(const std::string& name) const;
