@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "data/data_parser.h"
@@ -108,7 +109,7 @@ bool ServedModel::Wanted(const std::string& name) const {
 }
 
 models::TensorMap ServedModel::RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                                     std::vector<int>& scored) {
+                                     std::vector<int>& scored, pairec::PBResponse* debug) {
   models::TensorMap inputs;
   EngineLease engine(*this);
   try {
@@ -126,11 +127,36 @@ models::TensorMap ServedModel::RunFg(const pairec::PBRequest& request, const Ite
           request.item_ids(scored[static_cast<size_t>(features.skipped_rows[0])])));
     }
     data::AddFeatureTensors(features, inputs);
+    if (debug != nullptr) AddDebugFeatures(request, scored, view, features, *debug);
   } catch (const Error& e) {
     // A value FG cannot parse is the caller's: a bad request, not a fault.
     throw BadRequest(e.what());
   }
   return inputs;
+}
+
+void ServedModel::AddDebugFeatures(const pairec::PBRequest& request, const std::vector<int>& scored,
+                                   const fg::InputBatch& raw, const fg::FeatureBatch& features,
+                                   pairec::PBResponse& response) {
+  std::vector<nlohmann::ordered_json> raw_rows(scored.size()), generated_rows(scored.size());
+  std::vector<std::string> names;
+  for (const auto& entry : raw.columns) names.push_back(entry.first);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const fg::StridedColumn& column = raw.columns.at(name);
+    for (size_t r = 0; r < scored.size(); ++r) {
+      raw_rows[r][name] = std::string(column[static_cast<int64_t>(r)]);
+    }
+  }
+  for (const fg::FeatureColumn& column : features.features) {
+    const std::vector<std::string> texts = fg::RowTexts(column, features.num_rows);
+    for (size_t r = 0; r < scored.size(); ++r) generated_rows[r][column.name] = texts[r];
+  }
+  for (size_t r = 0; r < scored.size(); ++r) {
+    const std::string& item = request.item_ids(scored[r]);
+    (*response.mutable_raw_features())[item] = raw_rows[r].dump();
+    (*response.mutable_generate_features())[item] = generated_rows[r].dump();
+  }
 }
 
 pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
@@ -142,8 +168,9 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
                                  items, options_.max_items));
   }
   std::vector<int> scored;  // request index of each row the model scores
-  models::TensorMap inputs = RunFg(request, item_table_.get(), scored);
   pairec::PBResponse response;
+  models::TensorMap inputs =
+      RunFg(request, item_table_.get(), scored, request.debug_level() >= 1 ? &response : nullptr);
   const bool all_scored = static_cast<int>(scored.size()) == items;
   c10::Dict<std::string, at::Tensor> outputs;
   if (!scored.empty()) {

@@ -76,9 +76,16 @@ class ServedModel {
   explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
 
   // FG on the request's rows (ToRows); `scored` gets the request index of
-  // each row. BadRequest for a value FG cannot read.
+  // each row; `debug` (debug_level >= 1) gets each row's FG inputs and
+  // outputs. BadRequest for a value FG cannot read.
   models::TensorMap RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                          std::vector<int>& scored);
+                          std::vector<int>& scored, pairec::PBResponse* debug = nullptr);
+  // raw_features / generate_features: by item id, a JSON object of the
+  // item's FG input columns / FG outputs (ids or values joined by ",", a
+  // sequence's elements by ";").
+  static void AddDebugFeatures(const pairec::PBRequest& request, const std::vector<int>& scored,
+                               const fg::InputBatch& raw, const fg::FeatureBatch& features,
+                               pairec::PBResponse& response);
   pairec::PBResponse Retrieve(const pairec::PBRequest& request);
   // One row for the warm-up run: FG defaults, else zeros.
   models::TensorMap WarmUpInputs();

@@ -577,6 +577,38 @@ class FgModeTest(ServerTestCase):
         sides = fg_sides(self.deepfm_export)
         return header, rows, sides, column_kinds(header, rows, sides)
 
+    def test_debug_level_returns_each_items_fg_inputs_and_outputs(self):
+        header, rows, sides, kinds = self.one_item_request()
+        request = fg_request(header, rows[:3], sides, kinds, False, 0)
+        request.set_debug_level(1)
+        client = sdk_client(self.deepfm_server, service_name="debug")
+        try:
+            response = client.predict(request)
+        finally:
+            client.destroy()
+        features = {f["feature_name"] for f in fg_features(self.deepfm_export)}
+        self.assertEqual(set(response.raw_features.keys()), {"item0", "item1", "item2"})
+        for i in range(3):
+            raw = json.loads(response.raw_features[f"item{i}"])
+            for c, name in enumerate(header):
+                if name in sides:  # an FG input: the cell as sent
+                    expected = rows[i][c]
+                    if kinds[name] in ("FLOAT", "DOUBLE") and expected:
+                        self.assertAlmostEqual(float(raw[name]), float(expected), places=5)
+                    else:
+                        self.assertEqual(raw[name], expected, name)
+            generated = json.loads(response.generate_features[f"item{i}"])
+            self.assertEqual(set(generated), features)
+        # Without debug_level, neither map is filled.
+        plain = fg_request(header, rows[:1], sides, kinds, False, 0)
+        client = sdk_client(self.deepfm_server, service_name="debug")
+        try:
+            response = client.predict(plain)
+        finally:
+            client.destroy()
+        self.assertEqual(len(response.raw_features), 0)
+        self.assertEqual(len(response.generate_features), 0)
+
     def test_too_many_items_is_400_and_serving_goes_on(self):
         header, rows, sides, kinds = self.one_item_request()
         too_many = (rows * (MAX_ITEMS + 1))[:MAX_ITEMS + 1]

@@ -43,6 +43,10 @@ struct FeatureColumn {
   }
 };
 
+// Each row's values of `column` as text, for debugging and inspection: ids or
+// dense values joined by ",", a sequence's elements joined by ";".
+std::vector<std::string> RowTexts(const FeatureColumn& column, int64_t num_rows);
+
 struct FeatureBatch {
   int64_t num_rows = 0;              // rows kept (input rows minus skipped)
   std::vector<FeatureColumn> features;
