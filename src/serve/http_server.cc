@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -183,6 +184,12 @@ void Serve(const ServeOptions& options) {
   server.set_payload_max_length(options.max_body_bytes);
   // Answers go out at once: without it, Nagle and delayed ACKs add ~40 ms.
   server.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT would let a second
+  // server bind a port already served, and share its requests unnoticed.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   auto predict = [&](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t items = Answer(*holder.Current(), options, req, res);

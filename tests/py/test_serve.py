@@ -852,6 +852,14 @@ class BypassModeTest(ServerTestCase):
         self.assertEqual(status, 413, text)
         self.assert_still_serving()
 
+    def test_a_port_in_use_is_refused(self):
+        # A second server on the same port would serve (and hang here): time-limited.
+        result = subprocess.run([TZREC, "serve", "--scripted_model_path", self.export_dir,
+                                 "--host", "127.0.0.1", "--port", str(self.server.port)],
+                                capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"cannot listen on 127.0.0.1:{self.server.port}", result.stderr)
+
     def test_missing_or_wrong_token_is_401(self):
         body = self.valid_body()
         for headers in [{}, {"Authorization": "wrong"}, {"Authorization": TOKEN + "x"}]:
