@@ -200,7 +200,9 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
 pairec::PBResponse ServedModel::Retrieve(const pairec::PBRequest& request) {
   const int64_t wanted =
       request.faiss_neigh_num() > 0 ? request.faiss_neigh_num() : options_.faiss_neigh_num;
-  const int64_t k = std::min<int64_t>(wanted, index_.index->ntotal);
+  // At most --max_items neighbours, as a scoring request has at most that many.
+  const int64_t k = std::min<int64_t>({wanted, index_.index->ntotal, options_.max_items});
+  if (k <= 0) throw BadRequest(fmt::format("faiss_neigh_num {}: ask for at least one neighbour", wanted));
   // The user's row: the request's user (and context) features, no items.
   pairec::PBRequest user = request;
   user.clear_item_ids();
