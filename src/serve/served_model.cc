@@ -1,6 +1,7 @@
 #include "serve/served_model.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,6 +9,7 @@
 
 #include "common/error.h"
 #include "data/data_parser.h"
+#include "features/feature_factory.h"
 
 #include <faiss/IndexIVF.h>
 
@@ -15,9 +17,54 @@ namespace tzrec::serve {
 
 ServedModel::ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options)
     : exported_(std::move(exported)), options_(std::move(options)) {
+  PlanTiling();
   for (int i = 0; i < std::max(1, options_.fg_engines); ++i) {
-    idle_engines_.push_back(std::make_unique<fg::FgEngine>(exported_->NewFgEngine()));
+    auto engines = std::make_unique<Engines>();
+    engines->all = std::make_unique<fg::FgEngine>(exported_->NewFgEngine());
+    if (!user_specs_.empty()) {
+      engines->user = std::make_unique<fg::FgEngine>(user_specs_, exported_->fg_options());
+      engines->item = std::make_unique<fg::FgEngine>(item_specs_, exported_->fg_options());
+    }
+    idle_engines_.push_back(std::move(engines));
   }
+}
+
+void ServedModel::PlanTiling() {
+  if (!exported_->input_tile()) return;
+  for (const fg::FeatureSpec& spec : exported_->fg_specs()) {
+    for (const fg::InputRef& input : spec.inputs) {
+      if (input.side == "feature") return;  // a DAG: served row by row
+    }
+  }
+  const FeatureList features = CreateFeatures(exported_->config());
+  std::set<std::string> user;
+  for (const auto& feature : features) {
+    if (feature->is_user_feature()) user.insert(feature->name());
+  }
+  for (const fg::FeatureSpec& spec : exported_->fg_specs()) {
+    (user.count(spec.name) ? user_specs_ : item_specs_).push_back(spec);
+  }
+  if (item_specs_.empty()) user_specs_.clear();
+}
+
+bool ServedModel::Tiles(const pairec::PBRequest& request) const {
+  if (user_specs_.empty() || request.debug_level() > 0) return false;
+  for (const fg::FeatureSpec& spec : user_specs_) {
+    for (const fg::InputRef& input : spec.inputs) {
+      if (request.item_features().count(input.column) || request.context_features().count(input.column)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+pairec::PBRequest ServedModel::UserRow(const pairec::PBRequest& request) {
+  pairec::PBRequest user = request;
+  user.clear_item_ids();
+  user.add_item_ids("user");
+  user.clear_item_features();
+  return user;
 }
 
 std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Options& options) {
@@ -28,7 +75,7 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
       FailConfig("--item_feature_path needs --item_id_field (the column holding item ids)");
     }
     model->item_table_ = ItemTable::Load(options.item_feature_path, options.item_id_field,
-                                         model->idle_engines_.front()->input_columns());
+                                         model->idle_engines_.front()->all->input_columns());
   }
   // Warm-up: the first forward of a scripted model compiles its graph; a
   // request should not pay for it. It also tells the model's outputs.
@@ -57,18 +104,18 @@ std::unique_ptr<ServedModel> ServedModel::Load(const std::string& dir, const Opt
 ServedModel::EngineLease::EngineLease(ServedModel& model) : model_(model) {
   std::unique_lock<std::mutex> lock(model_.engines_mutex_);
   model_.engine_returned_.wait(lock, [&] { return !model_.idle_engines_.empty(); });
-  engine_ = std::move(model_.idle_engines_.back());
+  engines_ = std::move(model_.idle_engines_.back());
   model_.idle_engines_.pop_back();
 }
 
 ServedModel::EngineLease::~EngineLease() {
   std::lock_guard<std::mutex> lock(model_.engines_mutex_);
-  model_.idle_engines_.push_back(std::move(engine_));
+  model_.idle_engines_.push_back(std::move(engines_));
   model_.engine_returned_.notify_one();
 }
 
 models::TensorMap ServedModel::WarmUpInputs() {
-  const fg::FgEngine& engine = *idle_engines_.front();
+  const fg::FgEngine& engine = *idle_engines_.front()->all;
   // Every input empty (FG's defaults); FG-encoded dense inputs without a
   // default refuse an empty cell, so then every input "0".
   std::string first_error;
@@ -109,9 +156,11 @@ bool ServedModel::Wanted(const std::string& name) const {
 }
 
 models::TensorMap ServedModel::RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                                     std::vector<int>& scored, pairec::PBResponse* debug) {
+                                     std::vector<int>& scored, pairec::PBResponse* debug,
+                                     FgPart part) {
   models::TensorMap inputs;
-  EngineLease engine(*this);
+  EngineLease lease(*this);
+  const fg::FgEngine* engine = &lease->Of(part);
   try {
     RequestRows rows = ToRows(request, engine->input_columns(), item_table);
     scored = std::move(rows.items);
@@ -169,13 +218,27 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
   }
   std::vector<int> scored;  // request index of each row the model scores
   pairec::PBResponse response;
-  models::TensorMap inputs =
-      RunFg(request, item_table_.get(), scored, request.debug_level() >= 1 ? &response : nullptr);
-  const bool all_scored = static_cast<int>(scored.size()) == items;
   c10::Dict<std::string, at::Tensor> outputs;
-  if (!scored.empty()) {
-    outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), true);
+  if (Tiles(request)) {
+    // INPUT_TILE: the user side through FG once; the model tiles it to the
+    // items (a call of its own: its batch is this request's items).
+    std::vector<int> user_row;
+    models::TensorMap inputs = RunFg(UserRow(request), nullptr, user_row, nullptr, FgPart::kUser);
+    models::TensorMap item_inputs =
+        RunFg(request, item_table_.get(), scored, nullptr, FgPart::kItem);
+    if (!scored.empty()) {
+      inputs.insert(item_inputs.begin(), item_inputs.end());
+      inputs["batch_size"] = at::scalar_tensor(static_cast<int64_t>(scored.size()), at::kLong);
+      outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), false);
+    }
+  } else {
+    models::TensorMap inputs =
+        RunFg(request, item_table_.get(), scored, request.debug_level() >= 1 ? &response : nullptr);
+    if (!scored.empty()) {
+      outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), true);
+    }
   }
+  const bool all_scored = static_cast<int>(scored.size()) == items;
   const at::Tensor scored_index =
       at::tensor(std::vector<int64_t>(scored.begin(), scored.end()), at::kLong);
   for (size_t o = 0; o < output_names_.size(); ++o) {
@@ -204,12 +267,8 @@ pairec::PBResponse ServedModel::Retrieve(const pairec::PBRequest& request) {
   const int64_t k = std::min<int64_t>({wanted, index_.index->ntotal, options_.max_items});
   if (k <= 0) throw BadRequest(fmt::format("faiss_neigh_num {}: ask for at least one neighbour", wanted));
   // The user's row: the request's user (and context) features, no items.
-  pairec::PBRequest user = request;
-  user.clear_item_ids();
-  user.add_item_ids("user");
-  user.clear_item_features();
   std::vector<int> scored;
-  models::TensorMap inputs = RunFg(user, nullptr, scored);
+  models::TensorMap inputs = RunFg(UserRow(request), nullptr, scored);
   const ModelOutputs outputs = batcher_->Run(std::move(inputs), 1, true);
   const at::Tensor embedding = outputs.at(embedding_output_).to(at::kFloat).contiguous();
   std::vector<float> distances(static_cast<size_t>(k));

@@ -61,16 +61,27 @@ class ServedModel {
   const std::vector<std::string>& output_names() const { return output_names_; }
 
  private:
-  // An idle FG engine, taken for one request's FG and given back after it.
+  // Which features an FG run computes: all, or (INPUT_TILE) the user side
+  // once per request or the item side once per item.
+  enum class FgPart { kAll, kUser, kItem };
+  // One request's FG engines (engines keep scratch): all features, and for
+  // INPUT_TILE exports the user and the item features apart.
+  struct Engines {
+    std::unique_ptr<fg::FgEngine> all, user, item;
+    const fg::FgEngine& Of(FgPart part) const {
+      return part == FgPart::kUser ? *user : part == FgPart::kItem ? *item : *all;
+    }
+  };
+  // Idle engines, taken for one request's FG and given back after it.
   class EngineLease {
    public:
     explicit EngineLease(ServedModel& model);
     ~EngineLease();
-    fg::FgEngine* operator->() const { return engine_.get(); }
+    const Engines* operator->() const { return engines_.get(); }
 
    private:
     ServedModel& model_;
-    std::unique_ptr<fg::FgEngine> engine_;
+    std::unique_ptr<Engines> engines_;
   };
 
   explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
@@ -79,7 +90,17 @@ class ServedModel {
   // each row; `debug` (debug_level >= 1) gets each row's FG inputs and
   // outputs. BadRequest for a value FG cannot read.
   models::TensorMap RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                          std::vector<int>& scored, pairec::PBResponse* debug = nullptr);
+                          std::vector<int>& scored, pairec::PBResponse* debug = nullptr,
+                          FgPart part = FgPart::kAll);
+  // INPUT_TILE exports (model_acc.json): the user features FG reads once per
+  // request; empty when the export is not tiled or its FG is a DAG (a user
+  // feature may read item features' outputs there).
+  void PlanTiling();
+  // The request can take the tiled path: its user features come from
+  // user_features only (not per item), and it asks for no debug output.
+  bool Tiles(const pairec::PBRequest& request) const;
+  // The request's user as a one-item request (user and context features).
+  static pairec::PBRequest UserRow(const pairec::PBRequest& request);
   // raw_features / generate_features: by item id, a JSON object of the
   // item's FG input columns / FG outputs (ids or values joined by ",", a
   // sequence's elements by ";").
@@ -107,7 +128,8 @@ class ServedModel {
   // Idle FG engines; a request takes one and gives it back.
   std::mutex engines_mutex_;
   std::condition_variable engine_returned_;
-  std::vector<std::unique_ptr<fg::FgEngine>> idle_engines_;
+  std::vector<std::unique_ptr<Engines>> idle_engines_;
+  std::vector<fg::FeatureSpec> user_specs_, item_specs_;  // INPUT_TILE only
 };
 
 }  // namespace tzrec::serve

@@ -368,11 +368,13 @@ class FgModeTest(ServerTestCase):
                                       "--max_items", str(MAX_ITEMS))
         cls.mmoe_server = cls.start(cls.mmoe_export, "--fg_mode", "normal")
 
-    def check_against_predict(self, export_dir, server, groups, edit_rows=None, count=None):
+    def check_against_predict(self, export_dir, server, groups, edit_rows=None, count=None,
+                              data_dir=None):
         """Sends the eval rows of `export_dir`'s model as one SDK request per
         (start, end, shared_user) group and compares each item's outputs with
-        `tzrec predict` on the same rows."""
-        data_dir = os.path.join(os.path.dirname(export_dir), "data")
+        `tzrec predict` on the same rows (data_dir: where the rows are, by
+        default beside the export)."""
+        data_dir = data_dir or os.path.join(os.path.dirname(export_dir), "data")
         header, rows = read_csv(os.path.join(data_dir, "eval.csv"))
         n = groups[-1][1]
         self.assertGreaterEqual(len(rows), n, "gen_data wrote too few eval rows")
@@ -380,9 +382,10 @@ class FgModeTest(ServerTestCase):
         rows = serve_rows(header, rows[:n], sides, groups)
         if edit_rows:
             edit_rows(header, rows)
-        input_path = os.path.join(data_dir, "serve_input.csv")
+        work = tempfile.mkdtemp(prefix="serve_check_", dir=data_dir)  # one per call
+        input_path = os.path.join(work, "serve_input.csv")
         write_csv(input_path, header, rows)
-        expected = predict_outputs(export_dir, input_path, os.path.join(data_dir, "serve_out.csv"))
+        expected = predict_outputs(export_dir, input_path, os.path.join(work, "serve_out.csv"))
         kinds = column_kinds(header, rows, sides)
         client = sdk_client(server, service_name="tzrec_fg")
         try:
@@ -418,6 +421,21 @@ class FgModeTest(ServerTestCase):
             self.deepfm_export, self.deepfm_server,
             [(0, 6, True), (6, 12, True), (12, 20, True), (20, 20 + MAX_ITEMS, False)],
             edit_rows=lists_and_empties, count="probs")
+
+    def test_input_tile_exports_match_predict(self):
+        """INPUT_TILE=2 and =3 exports of the same model: requests with the user
+        in user_features run its FG once and let the model tile it; requests
+        sending user columns per item run row by row. Both equal predict."""
+        config = os.path.join(os.path.dirname(self.deepfm_export), "pipeline.config")
+        for tile in ("2", "3"):
+            export_dir = os.path.join(self.root, f"deepfm_tile{tile}")
+            run(["export", "--pipeline_config_path", config, "--export_dir", export_dir],
+                {"QUANT_EMB": "FP32", "INPUT_TILE": tile})
+            server = self.start(export_dir, "--fg_mode", "normal", "--max_items", str(MAX_ITEMS))
+            with self.subTest(input_tile=tile):
+                self.check_against_predict(export_dir, server,
+                                           [(0, 6, True), (6, 16, True), (16, 16 + MAX_ITEMS, False)],
+                                           data_dir=os.path.join(os.path.dirname(self.deepfm_export), "data"))
 
     def test_mmoe_matches_predict_for_both_tasks(self):
         self.check_against_predict(self.mmoe_export, self.mmoe_server,
