@@ -40,35 +40,35 @@ std::function<int()> Setup(CLI::App& app) {
                  "EAS-signed)");
   app.add_option("--max_body_bytes", options->max_body_bytes, "largest request body (413 above)")
       ->capture_default_str();
-  app.add_option("--max_items", options->max_items, "most item_ids one request may score")
+  app.add_option("--max_items", options->model.max_items, "most item_ids one request may score")
       ->capture_default_str();
-  app.add_option("--item_feature_path", options->item_feature_path,
+  app.add_option("--item_feature_path", options->model.item_feature_path,
                  "item features by item id for requests that send only ids: CSV with a header "
                  "or Parquet (a file, a directory of part files, a comma list or glob)");
-  app.add_option("--item_id_field", options->item_id_field, "item id column of --item_feature_path");
-  app.add_option("--item_empty_score", options->item_empty_score,
+  app.add_option("--item_id_field", options->model.item_id_field, "item id column of --item_feature_path");
+  app.add_option("--item_empty_score", options->model.item_empty_score,
                  "score of an item id --item_feature_path lacks")
       ->capture_default_str();
-  app.add_option("--max_batch_items", options->max_batch_items,
+  app.add_option("--max_batch_items", options->model.batching.max_batch_rows,
                  "concurrent requests share one model call up to this many items")
       ->capture_default_str();
-  app.add_option("--batch_timeout_us", options->batch_timeout_us,
+  app.add_option("--batch_timeout_us", options->model.batching.batch_timeout_us,
                  "how long a model call waits for more requests to share it (0: never waits)")
       ->capture_default_str();
-  app.add_option("--max_queued_requests", options->max_queued_requests,
+  app.add_option("--max_queued_requests", options->model.batching.max_queued,
                  "requests waiting for the model beyond this get 503 at once")
       ->capture_default_str();
-  app.add_option("--faiss_index_dir", options->faiss_index_dir,
+  app.add_option("--faiss_index_dir", options->model.faiss_index_dir,
                  "retrieval with a match model's user/ export: the index create_faiss_index "
                  "wrote; requests get the nearest item ids");
-  app.add_option("--faiss_neigh_num", options->faiss_neigh_num,
+  app.add_option("--faiss_neigh_num", options->model.faiss_neigh_num,
                  "neighbours returned when a request does not say (PBRequest.faiss_neigh_num)")
       ->capture_default_str();
-  app.add_option("--faiss_nprobe", options->faiss_nprobe, "lists an IVF index searches")
+  app.add_option("--faiss_nprobe", options->model.faiss_nprobe, "lists an IVF index searches")
       ->capture_default_str();
   return [options, fg_mode, outputs]() {
     options->fg_mode_normal = *fg_mode == "normal";
-    options->outputs = SplitList(*outputs);
+    options->model.outputs = SplitList(*outputs);
     serve::Serve(*options);
     return 0;
   };

@@ -1,7 +1,6 @@
 #include "serve/batcher.h"
 
 #include <chrono>
-#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -37,6 +36,7 @@ ModelOutputs Batcher::Run(models::TensorMap inputs, int64_t rows, bool batchable
   pending->inputs = std::move(inputs);
   pending->rows = rows;
   pending->batchable = batchable;
+  if (batchable) pending->keys = KeysOf(pending->inputs);  // outside the lock
   std::future<ModelOutputs> done = pending->done.get_future();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -68,7 +68,6 @@ std::deque<std::shared_ptr<Batcher::Pending>> Batcher::NextBatch(
   batch.push_back(std::move(queue_.front()));
   queue_.pop_front();
   if (!batch.front()->batchable) return batch;
-  const std::set<std::string> keys = KeysOf(batch.front()->inputs);
   int64_t rows = batch.front()->rows;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::microseconds(options_.batch_timeout_us);
@@ -80,7 +79,7 @@ std::deque<std::shared_ptr<Batcher::Pending>> Batcher::NextBatch(
     }
     const std::shared_ptr<Pending>& next = queue_.front();
     if (!next->batchable || rows + next->rows > options_.max_batch_rows ||
-        KeysOf(next->inputs) != keys) {
+        next->keys != batch.front()->keys) {
       break;
     }
     rows += next->rows;

@@ -19,6 +19,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -62,6 +63,8 @@ class Batcher {
     models::TensorMap inputs;
     int64_t rows = 0;
     bool batchable = false;
+    // Input names (batchable only): requests share a call when they match.
+    std::set<std::string> keys;
     std::promise<ModelOutputs> done;
   };
   void Loop();

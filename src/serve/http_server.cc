@@ -128,12 +128,13 @@ class StopOnSignal {
 
 void Serve(const ServeOptions& options) {
   if (options.threads < 1) FailConfig("--threads must be at least 1, got {}", options.threads);
-  if (options.max_items < 1) FailConfig("--max_items must be at least 1, got {}", options.max_items);
-  if (options.max_batch_items < 1) {
-    FailConfig("--max_batch_items must be at least 1, got {}", options.max_batch_items);
+  const ServedModel::Options& m = options.model;
+  if (m.max_items < 1) FailConfig("--max_items must be at least 1, got {}", m.max_items);
+  if (m.batching.max_batch_rows < 1) {
+    FailConfig("--max_batch_items must be at least 1, got {}", m.batching.max_batch_rows);
   }
-  if (options.max_queued_requests < 1) {
-    FailConfig("--max_queued_requests must be at least 1, got {}", options.max_queued_requests);
+  if (m.batching.max_queued < 1) {
+    FailConfig("--max_queued_requests must be at least 1, got {}", m.batching.max_queued);
   }
   if (options.model_threads < 1) {
     FailConfig("--model_threads must be at least 1, got {}", options.model_threads);
@@ -141,19 +142,8 @@ void Serve(const ServeOptions& options) {
   // Requests run in parallel already (FG in their threads, the model on the
   // batcher's); intra-op threads on top of them mostly spin against each other.
   at::set_num_threads(options.model_threads);
-  ServedModel::Options model_options;
-  model_options.outputs = options.outputs;
+  ServedModel::Options model_options = options.model;
   model_options.fg_engines = options.threads;
-  model_options.max_items = options.max_items;
-  model_options.item_feature_path = options.item_feature_path;
-  model_options.item_id_field = options.item_id_field;
-  model_options.item_empty_score = options.item_empty_score;
-  model_options.batching.max_batch_rows = options.max_batch_items;
-  model_options.batching.batch_timeout_us = options.batch_timeout_us;
-  model_options.batching.max_queued = options.max_queued_requests;
-  model_options.faiss_index_dir = options.faiss_index_dir;
-  model_options.faiss_neigh_num = options.faiss_neigh_num;
-  model_options.faiss_nprobe = options.faiss_nprobe;
   if (options.model_dir.empty() == options.model_base_dir.empty()) {
     FailConfig("give either --scripted_model_path or --model_base_dir");
   }

@@ -9,7 +9,8 @@
 
 #include <cstddef>
 #include <string>
-#include <vector>
+
+#include "serve/served_model.h"
 
 namespace tzrec::serve {
 
@@ -24,23 +25,11 @@ struct ServeOptions {
   int threads = 2;  // request threads (and FG engines)
   int model_threads = 1;  // libtorch intra-op threads of the model calls
   bool fg_mode_normal = false;  // PBRequest + FG; else bypass (PredictRequest)
-  std::vector<std::string> outputs;  // empty: all
   std::string token;  // empty: no Authorization required
   size_t max_body_bytes = 64 << 20;
-  int max_items = 10000;
-  std::string item_feature_path;  // item features by id (item_table.h)
-  std::string item_id_field;
-  float item_empty_score = 0;  // score of an item id the table lacks
-  // Concurrent FG-mode requests share model calls up to this many items,
-  // waiting at most batch_timeout_us for more (batcher.h); requests beyond
-  // max_queued_requests waiting for the model get 503.
-  int64_t max_batch_items = 1024;
-  int64_t batch_timeout_us = 0;
-  int max_queued_requests = 64;
-  // Retrieval on a match model's user/ export (served_model.h).
-  std::string faiss_index_dir;
-  int faiss_neigh_num = 10;
-  int faiss_nprobe = 10;
+  // What each loaded export is served with: outputs, item limit, item table,
+  // batching, retrieval (served_model.h). fg_engines follows `threads`.
+  ServedModel::Options model;
 };
 
 // Loads and warms up the model, binds, prints "tzrec serve: listening on

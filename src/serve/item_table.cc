@@ -1,7 +1,5 @@
 #include "serve/item_table.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "common/error.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include <faiss/IndexIVF.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -10,8 +11,6 @@
 #include "common/error.h"
 #include "data/data_parser.h"
 #include "features/feature_factory.h"
-
-#include <faiss/IndexIVF.h>
 
 namespace tzrec::serve {
 
@@ -60,10 +59,10 @@ bool ServedModel::Tiles(const pairec::PBRequest& request) const {
 }
 
 pairec::PBRequest ServedModel::UserRow(const pairec::PBRequest& request) {
-  pairec::PBRequest user = request;
-  user.clear_item_ids();
+  pairec::PBRequest user;
+  *user.mutable_user_features() = request.user_features();
+  *user.mutable_context_features() = request.context_features();
   user.add_item_ids("user");
-  user.clear_item_features();
   return user;
 }
 
@@ -155,21 +154,19 @@ bool ServedModel::Wanted(const std::string& name) const {
          std::find(options_.outputs.begin(), options_.outputs.end(), name) != options_.outputs.end();
 }
 
-models::TensorMap ServedModel::RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                                     std::vector<int>& scored, pairec::PBResponse* debug,
-                                     FgPart part) {
+models::TensorMap ServedModel::RunFg(const fg::FgEngine& engine, const pairec::PBRequest& request,
+                                     const ItemTable* item_table, std::vector<int>& scored,
+                                     pairec::PBResponse* debug) {
   models::TensorMap inputs;
-  EngineLease lease(*this);
-  const fg::FgEngine* engine = &lease->Of(part);
   try {
-    RequestRows rows = ToRows(request, engine->input_columns(), item_table);
+    RequestRows rows = ToRows(request, engine.input_columns(), item_table);
     scored = std::move(rows.items);
     if (scored.empty()) return inputs;
     fg::InputBatch view = rows.rows.View();
     view.describe_row = [&](int64_t row) {
       return fmt::format("item '{}'", request.item_ids(scored[static_cast<size_t>(row)]));
     };
-    const fg::FeatureBatch features = engine->Process(view);
+    const fg::FeatureBatch features = engine.Process(view);
     if (!features.skipped_rows.empty()) {
       throw BadRequest(fmt::format(
           "item '{}' has a feature value FG cannot read",
@@ -219,24 +216,27 @@ pairec::PBResponse ServedModel::Predict(const pairec::PBRequest& request) {
   std::vector<int> scored;  // request index of each row the model scores
   pairec::PBResponse response;
   c10::Dict<std::string, at::Tensor> outputs;
-  if (Tiles(request)) {
-    // INPUT_TILE: the user side through FG once; the model tiles it to the
-    // items (a call of its own: its batch is this request's items).
-    std::vector<int> user_row;
-    models::TensorMap inputs = RunFg(UserRow(request), nullptr, user_row, nullptr, FgPart::kUser);
-    models::TensorMap item_inputs =
-        RunFg(request, item_table_.get(), scored, nullptr, FgPart::kItem);
-    if (!scored.empty()) {
+  models::TensorMap inputs;
+  const bool tiled = Tiles(request);
+  {
+    // One set of engines for the request's FG, given back before the model runs.
+    EngineLease engines(*this);
+    if (tiled) {
+      // INPUT_TILE: the user side through FG once; the model tiles it to
+      // the items.
+      std::vector<int> user_row;
+      inputs = RunFg(*engines->user, UserRow(request), nullptr, user_row);
+      models::TensorMap item_inputs = RunFg(*engines->item, request, item_table_.get(), scored);
       inputs.insert(item_inputs.begin(), item_inputs.end());
       inputs["batch_size"] = at::scalar_tensor(static_cast<int64_t>(scored.size()), at::kLong);
-      outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), false);
+    } else {
+      inputs = RunFg(*engines->all, request, item_table_.get(), scored,
+                     request.debug_level() >= 1 ? &response : nullptr);
     }
-  } else {
-    models::TensorMap inputs =
-        RunFg(request, item_table_.get(), scored, request.debug_level() >= 1 ? &response : nullptr);
-    if (!scored.empty()) {
-      outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), true);
-    }
+  }
+  if (!scored.empty()) {
+    // A tiled request takes a call of its own: its batch is its items.
+    outputs = batcher_->Run(std::move(inputs), static_cast<int64_t>(scored.size()), !tiled);
   }
   const bool all_scored = static_cast<int>(scored.size()) == items;
   const at::Tensor scored_index =
@@ -268,7 +268,11 @@ pairec::PBResponse ServedModel::Retrieve(const pairec::PBRequest& request) {
   if (k <= 0) throw BadRequest(fmt::format("faiss_neigh_num {}: ask for at least one neighbour", wanted));
   // The user's row: the request's user (and context) features, no items.
   std::vector<int> scored;
-  models::TensorMap inputs = RunFg(UserRow(request), nullptr, scored);
+  models::TensorMap inputs;
+  {
+    EngineLease engines(*this);
+    inputs = RunFg(*engines->all, UserRow(request), nullptr, scored);
+  }
   const ModelOutputs outputs = batcher_->Run(std::move(inputs), 1, true);
   const at::Tensor embedding = outputs.at(embedding_output_).to(at::kFloat).contiguous();
   std::vector<float> distances(static_cast<size_t>(k));

@@ -61,16 +61,11 @@ class ServedModel {
   const std::vector<std::string>& output_names() const { return output_names_; }
 
  private:
-  // Which features an FG run computes: all, or (INPUT_TILE) the user side
-  // once per request or the item side once per item.
-  enum class FgPart { kAll, kUser, kItem };
   // One request's FG engines (engines keep scratch): all features, and for
-  // INPUT_TILE exports the user and the item features apart.
+  // INPUT_TILE exports the user features (once per request) and the item
+  // features (once per item) apart.
   struct Engines {
     std::unique_ptr<fg::FgEngine> all, user, item;
-    const fg::FgEngine& Of(FgPart part) const {
-      return part == FgPart::kUser ? *user : part == FgPart::kItem ? *item : *all;
-    }
   };
   // Idle engines, taken for one request's FG and given back after it.
   class EngineLease {
@@ -86,12 +81,12 @@ class ServedModel {
 
   explicit ServedModel(std::unique_ptr<artifacts::ExportedModel> exported, Options options);
 
-  // FG on the request's rows (ToRows); `scored` gets the request index of
-  // each row; `debug` (debug_level >= 1) gets each row's FG inputs and
-  // outputs. BadRequest for a value FG cannot read.
-  models::TensorMap RunFg(const pairec::PBRequest& request, const ItemTable* item_table,
-                          std::vector<int>& scored, pairec::PBResponse* debug = nullptr,
-                          FgPart part = FgPart::kAll);
+  // `engine` on the request's rows (ToRows); `scored` gets the request
+  // index of each row; `debug` (debug_level >= 1) gets each row's FG inputs
+  // and outputs. BadRequest for a value FG cannot read.
+  static models::TensorMap RunFg(const fg::FgEngine& engine, const pairec::PBRequest& request,
+                                 const ItemTable* item_table, std::vector<int>& scored,
+                                 pairec::PBResponse* debug = nullptr);
   // INPUT_TILE exports (model_acc.json): the user features FG reads once per
   // request; empty when the export is not tiled or its FG is a DAG (a user
   // feature may read item features' outputs there).
@@ -99,7 +94,8 @@ class ServedModel {
   // The request can take the tiled path: its user features come from
   // user_features only (not per item), and it asks for no debug output.
   bool Tiles(const pairec::PBRequest& request) const;
-  // The request's user as a one-item request (user and context features).
+  // The request's user as a one-item request: its user and context
+  // features, without copying its items.
   static pairec::PBRequest UserRow(const pairec::PBRequest& request);
   // raw_features / generate_features: by item id, a JSON object of the
   // item's FG input columns / FG outputs (ids or values joined by ",", a
