@@ -17,7 +17,7 @@ namespace {
 using google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-using testing::ReadFile;
+using testing::ReadTextFile;
 using testing::UpstreamConfigNames;
 using testing::UpstreamConfigPath;
 using testing::WriteScratchFile;
@@ -79,7 +79,7 @@ TEST(PipelineConfig, TextRoundTripForAllUpstreamExamples) {
     SavePipelineConfig(config, path);  // also creates the directories
     auto reloaded = LoadPipelineConfig(path);
     EXPECT_TRUE(MessageDifferencer::Equals(config, reloaded));
-    EXPECT_EQ(ReadFile(path), PipelineConfigToText(config));
+    EXPECT_EQ(ReadTextFile(path), PipelineConfigToText(config));
   }
 }
 

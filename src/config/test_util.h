@@ -46,6 +46,4 @@ inline std::string WriteScratchFile(const std::string& name, const std::string& 
   return path.string();
 }
 
-inline std::string ReadFile(const std::string& path) { return ReadTextFile(path); }
-
 }  // namespace tzrec::testing

@@ -14,12 +14,7 @@ namespace tzrec {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::stringstream s;
-  s << std::ifstream(path, std::ios::binary).rdbuf();
-  return s.str();
-}
+using tzrec::testing::ReadTextFile;
 
 int RunTzrec(const std::string& args) { return testing::RunTzrec("create_fg_json " + args).exit_code; }
 
@@ -41,7 +36,7 @@ TEST_F(CreateFgJsonCliTest, WritesUpstreamBytes) {
     ASSERT_EQ(RunTzrec("--pipeline_config_path " + (upstream_ / example / "pipeline.config").string() +
                        " --fg_output_dir " + dir.string()),
               0);
-    EXPECT_EQ(ReadFile(dir / "fg.json"), ReadFile(upstream_ / example / "fg.json"));
+    EXPECT_EQ(ReadTextFile(dir / "fg.json"), ReadTextFile(upstream_ / example / "fg.json"));
   }
 }
 
@@ -51,7 +46,7 @@ TEST_F(CreateFgJsonCliTest, ResourceNameReservesAndRemoveBucketizer) {
                      " --fg_output_dir " + out_.string() +
                      " --fg_resource_name my_fg.json --reserves 'label, rid' --remove_bucketizer"),
             0);
-  const std::string text = ReadFile(out_ / "my_fg.json");
+  const std::string text = ReadTextFile(out_ / "my_fg.json");
   EXPECT_FALSE(fs::exists(out_ / "fg.json"));
   EXPECT_EQ(text.find("num_buckets"), std::string::npos);
   EXPECT_EQ(text.find("boundaries"), std::string::npos);

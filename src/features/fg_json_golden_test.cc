@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/test_support.h"
 #include "config/pipeline_config.h"
 #include "features/export_features.h"
 #include "features/feature_factory.h"
@@ -17,13 +18,7 @@ namespace tzrec {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using tzrec::testing::ReadTextFile;
 
 // The golden file name of an export sub-directory's fg.json.
 std::string GoldenName(const std::string& subdir) {
@@ -61,7 +56,7 @@ TEST(FgJsonGoldenTest, EveryExampleMatchesUpstreamBytes) {
       const std::string name = GoldenName(set.subdir);
       produced.insert(name);
       const std::string actual = DumpPythonJson(CreateFgJson(set.features));
-      const std::string expected = ReadFile(dir / name);
+      const std::string expected = ReadTextFile(dir / name);
       ASSERT_FALSE(expected.empty()) << name;
       EXPECT_EQ(actual, expected) << name;
       ++files_compared;
@@ -78,7 +73,7 @@ TEST(FgJsonGoldenTest, WrittenFileHasNoTrailingNewline) {
   const fs::path out = fs::temp_directory_path() / "tzrec_fg_json_golden_test" / "fg.json";
   fs::remove_all(out.parent_path());
   WriteFgJson(CreateFgJson(FeaturePointers(features)), out.string());
-  EXPECT_EQ(ReadFile(out), ReadFile(dir / "fg.json"));
+  EXPECT_EQ(ReadTextFile(out), ReadTextFile(dir / "fg.json"));
   fs::remove_all(out.parent_path());
 }
 

@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/test_support.h"
 #include "features/feature_test_util.h"
 
 namespace tzrec {
 namespace {
 
 namespace fs = std::filesystem;
+using tzrec::testing::ReadTextFile;
+using tzrec::testing::WriteTextFile;
 using testing::Build;
 
 class FgJsonTest : public ::testing::Test {
@@ -26,27 +29,18 @@ class FgJsonTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  void WriteFile(const fs::path& path, const std::string& content) {
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  std::string ReadFile(const fs::path& path) {
-    std::stringstream s;
-    s << std::ifstream(path, std::ios::binary).rdbuf();
-    return s.str();
-  }
-
   fs::path dir_;
 };
 
 TEST_F(FgJsonTest, Md5OfFile) {
-  WriteFile(dir_ / "a.txt", "hello\n");
+  WriteTextFile(dir_ / "a.txt", "hello\n");
   // md5sum of "hello\n".
   EXPECT_EQ(Md5HexOfFile((dir_ / "a.txt").string()), "b1946ac92492d2347c6235b4d2611184");
   EXPECT_THROW(Md5HexOfFile((dir_ / "missing").string()), Error);
 }
 
 TEST_F(FgJsonTest, VocabFileIsCopiedWithContentHash) {
-  WriteFile(dir_ / "src" / "vocab.txt", "a 2\nb 5\nc 3\n");
+  WriteTextFile(dir_ / "src" / "vocab.txt", "a 2\nb 5\nc 3\n");
   const auto built = Build(
       "feature_configs { id_feature { feature_name: 'c' expression: 'item:c' embedding_dim: 4 "
       "vocab_file: 'vocab.txt' asset_dir: '" + (dir_ / "src").string() +
@@ -62,14 +56,14 @@ TEST_F(FgJsonTest, VocabFileIsCopiedWithContentHash) {
   const auto fg_json = CreateFgJson({&f}, options);
   EXPECT_EQ(fg_json["features"][0]["vocab_file"], hashed);
   EXPECT_EQ(fg_json["features"][0]["default_bucketize_value"], 1);
-  EXPECT_EQ(ReadFile(dir_ / "out" / hashed), "a 2\nb 5\nc 3\n");
+  EXPECT_EQ(ReadTextFile(dir_ / "out" / hashed), "a 2\nb 5\nc 3\n");
 
   // Without an asset dir the original path is referenced.
   EXPECT_EQ(CreateFgJson({&f})["features"][0]["vocab_file"], (dir_ / "src" / "vocab.txt").string());
 }
 
 TEST_F(FgJsonTest, VocabFileWithoutIdsCountsTokens) {
-  WriteFile(dir_ / "v.txt", "x\ny\nx\n");
+  WriteTextFile(dir_ / "v.txt", "x\ny\nx\n");
   const auto built = Build("feature_configs { id_feature { feature_name: 'c' expression: "
                            "'item:c' embedding_dim: 4 vocab_file: '" +
                            (dir_ / "v.txt").string() + "' default_bucketize_value: 0 } }");
@@ -118,7 +112,7 @@ TEST_F(FgJsonTest, WriteFgJsonCreatesParentDirs) {
   nlohmann::ordered_json doc;
   doc["features"] = nlohmann::ordered_json::array();
   WriteFgJson(doc, (dir_ / "x" / "y" / "fg.json").string());
-  EXPECT_EQ(ReadFile(dir_ / "x" / "y" / "fg.json"), "{\n    \"features\": []\n}");
+  EXPECT_EQ(ReadTextFile(dir_ / "x" / "y" / "fg.json"), "{\n    \"features\": []\n}");
 }
 
 }  // namespace

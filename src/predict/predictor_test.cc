@@ -37,6 +37,8 @@ namespace tzrec::predict {
 namespace {
 
 namespace fs = std::filesystem;
+using tzrec::testing::ReadTextFile;
+using tzrec::testing::WriteTextFile;
 
 constexpr int kRows = 300;
 constexpr int kTrainSteps = 5;
@@ -69,18 +71,6 @@ model_config {{
   losses {{ binary_cross_entropy {{}} }}
 }}
 )";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 // Raw input rows; request_id is a reserved column, "note" one that needs quoting.
 std::string MakeCsv(int rows, uint32_t seed) {
@@ -138,7 +128,7 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 
 Table ReadTable(const std::string& path) {
   Table table;
-  std::istringstream in(ReadFile(path));
+  std::istringstream in(ReadTextFile(path));
   std::string line;
   std::getline(in, line);
   table.header = SplitCsvLine(line);
@@ -160,9 +150,9 @@ class PredictTest : public ::testing::Test {
     fs::remove_all(*root_);
     config_path_ = new std::string((*root_ / "pipeline.config").string());
     data_path_ = new std::string((*root_ / "data" / "input.csv").string());
-    WriteFile(*config_path_, fmt::format(kConfig, fmt::arg("root", root_->string()),
+    WriteTextFile(*config_path_, fmt::format(kConfig, fmt::arg("root", root_->string()),
                                          fmt::arg("steps", kTrainSteps)));
-    WriteFile(*data_path_, MakeCsv(kRows, 7));
+    WriteTextFile(*data_path_, MakeCsv(kRows, 7));
     Train();
     export_dir_ = new std::string((*root_ / "export").string());
     exporting::ExportRequest request;
@@ -336,13 +326,13 @@ TEST_F(PredictTest, InputTileExportPredictsLikeTheUntiledOne) {
 
 TEST_F(PredictTest, OutputColumnsStepsAndSeveralFiles) {
   // Two files through a glob, read in name order.
-  const std::string csv = ReadFile(*data_path_);
+  const std::string csv = ReadTextFile(*data_path_);
   const std::string header = csv.substr(0, csv.find('\n') + 1);
   std::istringstream lines(csv.substr(header.size()));
   std::string part1 = header, part2 = header, line;
   for (int r = 0; std::getline(lines, line); ++r) (r < 100 ? part1 : part2) += line + "\n";
-  WriteFile((*root_ / "split" / "b.csv").string(), part2);
-  WriteFile((*root_ / "split" / "a.csv").string(), part1);
+  WriteTextFile((*root_ / "split" / "b.csv").string(), part2);
+  WriteTextFile((*root_ / "split" / "a.csv").string(), part1);
 
   PredictRequest request = ExportRequest("steps.csv");
   request.predict_input_path = (*root_ / "split" / "*.csv").string();
@@ -361,10 +351,10 @@ TEST_F(PredictTest, OutputColumnsStepsAndSeveralFiles) {
 
 TEST_F(PredictTest, ExistingOutputIsRefusedAndKept) {
   const std::string out = OutPath("exists.csv");
-  WriteFile(out, "keep me");
+  WriteTextFile(out, "keep me");
   EXPECT_EQ(ErrorOf([&] { Predict(ExportRequest("exists.csv")); }),
             "predict_output_path " + out + " already exists; remove it or choose another path");
-  EXPECT_EQ(ReadFile(out), "keep me");
+  EXPECT_EQ(ReadTextFile(out), "keep me");
 }
 
 TEST_F(PredictTest, MissingReservedColumnNamesItAndLeavesNoOutput) {
@@ -378,7 +368,7 @@ TEST_F(PredictTest, MissingReservedColumnNamesItAndLeavesNoOutput) {
 
 TEST_F(PredictTest, MissingInputColumnNamesIt) {
   const std::string path = (*root_ / "bad" / "no_price.csv").string();
-  WriteFile(path, "request_id,user_id,age,item_id,tags\nr1,u1,3,i1,t1\n");
+  WriteTextFile(path, "request_id,user_id,age,item_id,tags\nr1,u1,3,i1,t1\n");
   PredictRequest request = CheckpointRequest("no_price.csv");
   request.predict_input_path = path;
   const std::string error = ErrorOf([&] { Predict(request); });
@@ -394,7 +384,7 @@ TEST_F(PredictTest, MalformedRowFailsWithItsLineAndLeavesNoOutput) {
   const std::string more = MakeCsv(20, 4);
   csv += more.substr(more.find('\n') + 1);
   const std::string path = (*root_ / "bad" / "malformed.csv").string();
-  WriteFile(path, csv);
+  WriteTextFile(path, csv);
   PredictRequest request = ExportRequest("malformed.csv");
   request.predict_input_path = path;
   request.batch_size = 16;
@@ -406,7 +396,7 @@ TEST_F(PredictTest, MalformedRowFailsWithItsLineAndLeavesNoOutput) {
 
 TEST_F(PredictTest, HeaderOnlyInputIsAnError) {
   const std::string path = (*root_ / "bad" / "empty.csv").string();
-  WriteFile(path, "request_id,user_id,age,item_id,tags,price,note,label\n");
+  WriteTextFile(path, "request_id,user_id,age,item_id,tags,price,note,label\n");
   PredictRequest request = ExportRequest("empty.csv");
   request.predict_input_path = path;
   EXPECT_EQ(ErrorOf([&] { Predict(request); }), "no rows to predict in " + path);
@@ -465,7 +455,7 @@ TEST_F(PredictTest, CommandLine) {
                                        TZREC_BINARY, *export_dir_, *data_path_);
   int rc = std::system((base + fmt::format("--predict_output_path {} --reserved_columns 'request_id, label' "
                                            "--predict_threads 2 2> {}", out, log)).c_str());
-  ASSERT_EQ(WEXITSTATUS(rc), 0) << ReadFile(log);
+  ASSERT_EQ(WEXITSTATUS(rc), 0) << ReadTextFile(log);
   Table table = ReadTable(out);
   EXPECT_EQ(table.header, (std::vector<std::string>{"logits", "probs", "request_id", "label"}));
   EXPECT_EQ(table.rows.size(), static_cast<size_t>(kRows));
@@ -473,7 +463,7 @@ TEST_F(PredictTest, CommandLine) {
   rc = std::system((base + fmt::format("--predict_output_path {} --reserved_columns nope 2> {}",
                                        OutPath("cli_bad.csv"), log)).c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 1);
-  const std::string err = ReadFile(log);
+  const std::string err = ReadTextFile(log);
   // The error is the last line, and one line.
   const std::string last_line = err.substr(err.rfind('\n', err.size() - 2) + 1);
   EXPECT_EQ(last_line.rfind("tzrec: error: reserved column 'nope' is missing from", 0), 0u) << err;
