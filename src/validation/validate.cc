@@ -11,6 +11,7 @@
 #include "features/feature_groups.h"
 #include "features/feature_info.h"
 #include "config/model_type.h"
+#include "config/proto_fields.h"
 
 namespace tzrec {
 namespace {
@@ -21,13 +22,6 @@ std::string Location(const FeatureInfo& info) {
   if (info.sub_index < 0) return fmt::format("feature_configs[{}]", info.config_index);
   return fmt::format("feature_configs[{}].sequence_feature.features[{}]", info.config_index,
                      info.sub_index);
-}
-
-bool HasField(const google::protobuf::Message& msg, const char* name) {
-  const auto* field = msg.GetDescriptor()->FindFieldByName(name);
-  if (field == nullptr) return false;
-  const auto* refl = msg.GetReflection();
-  return field->is_repeated() ? refl->FieldSize(msg, field) > 0 : refl->HasField(msg, field);
 }
 
 void ValidateFeatures(const protos::EasyRecConfig& config, const std::vector<FeatureInfo>& features) {
@@ -69,7 +63,7 @@ void ValidateGroupedFeature(const FeatureInfo& info) {
     bool has_rows = false;
     for (const char* field : {"hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict",
                               "vocab_file", "zch", "dynamicemb"}) {
-      has_rows = has_rows || HasField(*info.config, field);
+      has_rows = has_rows || HasValue(*info.config, field);
     }
     if (!has_rows) {
       FailConfig("feature '{}' ({}) needs hash_bucket_size, num_buckets, vocab_list, vocab_dict, "
