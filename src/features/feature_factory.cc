@@ -7,6 +7,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include "common/error.h"
+#include "config/proto_fields.h"
 #include "features/combo_feature.h"
 #include "features/expr_feature.h"
 #include "features/id_feature.h"
@@ -19,12 +20,6 @@ namespace tzrec {
 namespace gp = google::protobuf;
 
 namespace {
-
-// The set entry of a message's `feature` oneof, or nullptr.
-const gp::FieldDescriptor* SetFeatureField(const gp::Message& holder) {
-  const gp::OneofDescriptor* oneof = holder.GetDescriptor()->FindOneofByName("feature");
-  return holder.GetReflection()->GetOneofFieldDescriptor(holder, oneof);
-}
 
 std::string FeatureNameOf(const gp::Message& typed) {
   const gp::FieldDescriptor* f = typed.GetDescriptor()->FindFieldByName("feature_name");
@@ -117,7 +112,7 @@ FeatureList CreateFeatures(const gp::RepeatedPtrField<protos::FeatureConfig>& fe
   for (int i = 0; i < feature_configs.size(); ++i) {
     const protos::FeatureConfig& config = feature_configs.Get(i);
     const std::string where = fmt::format("feature_configs[{}]", i);
-    const gp::FieldDescriptor* field = SetFeatureField(config);
+    const gp::FieldDescriptor* field = OneofCase(config, "feature");
     if (field == nullptr) FailConfig("{}: no feature type is set", where);
     if (field->name() == "sequence_feature") {
       const protos::SequenceFeature& seq = config.sequence_feature();
@@ -126,7 +121,7 @@ FeatureList CreateFeatures(const gp::RepeatedPtrField<protos::FeatureConfig>& fe
         const protos::SeqFeatureConfig& sub = seq.features(j);
         const std::string sub_where =
             fmt::format("{} (sequence_feature '{}').features[{}]", where, group.name, j);
-        const gp::FieldDescriptor* sub_field = SetFeatureField(sub);
+        const gp::FieldDescriptor* sub_field = OneofCase(sub, "feature");
         if (sub_field == nullptr) FailConfig("{}: no feature type is set", sub_where);
         features.push_back(MakeSupportedFeature(sub, sub_field, options, true, group, sub_where));
       }

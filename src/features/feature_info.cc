@@ -29,18 +29,10 @@ void Guess(const pb::Message& msg, FeatureInfo& info) {
                            "vocab_dict", "vocab_file", "boundaries"}) {
     has_buckets = has_buckets || HasValue(msg, name);
   }
-  const auto* dense_emb = msg.GetDescriptor()->FindOneofByName("dense_emb");
   info.is_sparse = has_buckets || (HasValue(msg, "embedding_dim") && !HasValue(msg, "value_dim"));
-  info.has_dense_embedding = !info.is_sequence && dense_emb != nullptr &&
-                             msg.GetReflection()->HasOneof(msg, dense_emb);
+  info.has_dense_embedding = !info.is_sequence && OneofCase(msg, "dense_emb") != nullptr;
   info.value_dim = HasValue(msg, "value_dim") ? static_cast<uint32_t>(GetUInt(msg, "value_dim")) : 1;
   info.output_dim = info.has_embedding() ? info.embedding_dim : info.value_dim;
-}
-
-// The set oneof entry of `msg` (FeatureConfig or SeqFeatureConfig), or nullptr.
-const pb::FieldDescriptor* SetFeatureField(const pb::Message& msg) {
-  const auto* oneof = msg.GetDescriptor()->FindOneofByName("feature");
-  return oneof == nullptr ? nullptr : msg.GetReflection()->GetOneofFieldDescriptor(msg, oneof);
 }
 
 // Fills `info` from the entry `holder` whose oneof entry is `field`.
@@ -74,7 +66,7 @@ std::vector<FeatureInfo> ListFeatures(const protos::EasyRecConfig& config) {
   std::vector<FeatureInfo> features;
   for (int i = 0; i < config.feature_configs_size(); ++i) {
     const protos::FeatureConfig& feature_config = config.feature_configs(i);
-    const auto* field = SetFeatureField(feature_config);
+    const auto* field = OneofCase(feature_config, "feature");
     if (field == nullptr) {
       FeatureInfo info;
       info.config_index = i;
@@ -90,7 +82,7 @@ std::vector<FeatureInfo> ListFeatures(const protos::EasyRecConfig& config) {
         info.sub_index = j;
         info.sequence_name = seq.sequence_name();
         info.is_sequence = true;
-        if (const auto* sub_field = SetFeatureField(seq.features(j))) {
+        if (const auto* sub_field = OneofCase(seq.features(j), "feature")) {
           Describe(seq.features(j), sub_field, group, options, info);
           info.name = seq.sequence_name() + kGroupedSequenceSeparator + info.feature_name;
         }
