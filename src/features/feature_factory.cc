@@ -21,11 +21,6 @@ namespace gp = google::protobuf;
 
 namespace {
 
-std::string FeatureNameOf(const gp::Message& typed) {
-  const gp::FieldDescriptor* f = typed.GetDescriptor()->FindFieldByName("feature_name");
-  return f ? typed.GetReflection()->GetString(typed, f) : "";
-}
-
 // MakeFeature, refusing types tzrec does not implement by name.
 std::unique_ptr<Feature> MakeSupportedFeature(const gp::Message& holder,
                                               const gp::FieldDescriptor* field,
@@ -38,7 +33,7 @@ std::unique_ptr<Feature> MakeSupportedFeature(const gp::Message& holder,
   FailConfig("{} ({} '{}'): feature type {} is not supported by tzrec; supported types are "
              "id_feature, raw_feature, combo_feature, lookup_feature, match_feature, "
              "expr_feature, their sequence_* forms and sequence_feature",
-             where, field->name(), FeatureNameOf(typed), field->name());
+             where, field->name(), GetString(typed, "feature_name"), field->name());
 }
 
 // True when all of a feature's inputs are user-side, following inputs of the
