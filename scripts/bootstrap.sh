@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libcpp-httplib-dev libzip-dev libssl-dev
   libexpat1-dev
+  # The EAS SDK's TorchRequest(True) snappy-compresses bypass requests.
+  libsnappy-dev
   # S3 integration tests (tests/py/test_s3_export.py): a one-machine Ceph
   # cluster with radosgw, and boto3 as the independent client (~95 s to install).
   ceph-mon ceph-osd radosgw python3-boto3

@@ -60,7 +60,7 @@ int64_t Answer(ServedModel& model, const ServeOptions& options, const httplib::R
       items = request.item_ids_size();
       body = model.Predict(request).SerializeAsString();
     } else {
-      const TensorRequest request = ParseTensorRequest(req.body);
+      const TensorRequest request = ParseTensorRequest(req.body, options.max_body_bytes);
       body = model.Predict(request).SerializeAsString();
     }
     res.status = 200;

@@ -1,8 +1,10 @@
 #include "serve/request_codec.h"
 
 #include <fmt/format.h>
-
 #include <fmt/ranges.h>
+#include <snappy.h>
+
+#include <optional>
 
 namespace tzrec::serve {
 namespace {
@@ -71,6 +73,15 @@ bool WellFormed(const google::protobuf::Map<std::string, eas::ArrayProto>& input
     }
   }
   return true;
+}
+
+// Whether `body` is a `Request` whose inputs are well formed. A field the
+// numbering does not know means the caller used the other one, or compressed
+// the body (snappy's length prefix can read as a stray varint field).
+template <typename Request>
+bool ParsesAsInputs(const std::string& body, Request& request) {
+  return request.ParseFromString(body) && request.GetReflection()->GetUnknownFields(request).empty() &&
+         WellFormed(request.map_inputs());
 }
 
 template <typename Request>
@@ -166,19 +177,45 @@ RequestRows ToRows(const pairec::PBRequest& request, const std::vector<std::stri
   return out;
 }
 
-TensorRequest ParseTensorRequest(const std::string& body) {
+namespace {
+
+// The request as it was sent, when it parses under exactly one numbering;
+// nullopt when under neither.
+std::optional<TensorRequest> ParseUncompressed(const std::string& body) {
   eas::PredictRequest documented;
   eas::SdkPredictRequest sdk;
-  const bool is_documented = documented.ParseFromString(body) && WellFormed(documented.map_inputs());
-  const bool is_sdk = sdk.ParseFromString(body) && WellFormed(sdk.map_inputs());
+  const bool is_documented = ParsesAsInputs(body, documented);
+  const bool is_sdk = ParsesAsInputs(body, sdk);
   if (is_documented && is_sdk) {
     throw BadRequest("the PredictRequest reads as well-formed inputs under both the documented "
                      "numbering (map_inputs = 2) and the SDK's (map_inputs = 3); send one");
   }
   if (is_documented) return ToTensorRequest(documented);
   if (is_sdk) return ToTensorRequest(sdk);
+  return std::nullopt;
+}
+
+}  // namespace
+
+TensorRequest ParseTensorRequest(const std::string& body, size_t max_uncompressed_bytes) {
+  if (auto request = ParseUncompressed(body)) return *std::move(request);
+  // The SDK's TorchRequest(True) sends the message snappy-compressed, with no
+  // header saying so: a body that is no request as sent is tried as snappy.
+  size_t length = 0;
+  if (snappy::GetUncompressedLength(body.data(), body.size(), &length) &&
+      snappy::IsValidCompressedBuffer(body.data(), body.size())) {
+    if (length > max_uncompressed_bytes) {
+      throw BadRequest(fmt::format("the snappy-compressed body expands to {} bytes, over the {} "
+                                   "allowed", length, max_uncompressed_bytes),
+                       413);
+    }
+    std::string uncompressed;
+    if (snappy::Uncompress(body.data(), body.size(), &uncompressed)) {
+      if (auto request = ParseUncompressed(uncompressed)) return *std::move(request);
+    }
+  }
   throw BadRequest("the body is not a PredictRequest with map_inputs (numbered 2 as documented "
-                   "or 3 as the EAS SDK sends)");
+                   "or 3 as the EAS SDK sends), plain or snappy-compressed");
 }
 
 at::Tensor ArrayToTensor(const eas::ArrayProto& array, const std::string& name) {

@@ -67,8 +67,11 @@ struct TensorRequest {
 // Parses a PredictRequest numbered as the Processor documentation numbers it
 // (map_inputs = 2) or as the EAS SDK's TorchRequest does (map_inputs = 3):
 // the numbering under which every map_inputs entry is a well-formed array is
-// the one the caller used. BadRequest when neither or both fit.
-TensorRequest ParseTensorRequest(const std::string& body);
+// the one the caller used; a body that is neither is tried as snappy-compressed
+// (the SDK's TorchRequest(True) compresses without saying so) and refused
+// (413) when it would expand past `max_uncompressed_bytes`. BadRequest when
+// neither numbering or both fit.
+TensorRequest ParseTensorRequest(const std::string& body, size_t max_uncompressed_bytes);
 
 // An ArrayProto as a tensor of its dtype and shape (float, double, int32 and
 // narrower, int64, bool); BadRequest naming `name` when its values do not fill

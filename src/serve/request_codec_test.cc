@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <snappy.h>
 
 #include "common/test_support.h"
 #include "serve/auth.h"
@@ -105,10 +106,12 @@ eas::ArrayProto FloatArray(std::vector<int64_t> shape, std::vector<float> values
   return array;
 }
 
+constexpr size_t kMaxBody = 1 << 20;
+
 TEST(ParseTensorRequest, TakesBothNumberings) {
   eas::PredictRequest documented;
   (*documented.mutable_map_inputs())["x"] = FloatArray({2, 1}, {1, 2});
-  TensorRequest a = ParseTensorRequest(documented.SerializeAsString());
+  TensorRequest a = ParseTensorRequest(documented.SerializeAsString(), kMaxBody);
   ASSERT_EQ(a.inputs.count("x"), 1u);
   EXPECT_EQ(a.inputs["x"].sizes(), (std::vector<int64_t>{2, 1}));
   EXPECT_FLOAT_EQ(a.inputs["x"][1][0].item<float>(), 2);
@@ -119,7 +122,7 @@ TEST(ParseTensorRequest, TakesBothNumberings) {
   for (int64_t v : {5, 6, 7}) (*sdk.mutable_map_inputs())["ids"].add_int64_val(v);
   sdk.add_output_filter(0);
   sdk.set_debug_level(1);
-  TensorRequest b = ParseTensorRequest(sdk.SerializeAsString());
+  TensorRequest b = ParseTensorRequest(sdk.SerializeAsString(), kMaxBody);
   ASSERT_EQ(b.inputs.count("ids"), 1u);
   EXPECT_EQ(b.inputs["ids"].scalar_type(), at::kLong);
   EXPECT_EQ(b.inputs["ids"][2].item<int64_t>(), 7);
@@ -127,14 +130,34 @@ TEST(ParseTensorRequest, TakesBothNumberings) {
 }
 
 TEST(ParseTensorRequest, RefusesBodiesThatAreNeither) {
-  EXPECT_THAT(ErrorOf([] { ParseTensorRequest("\xff\xff garbage"); }),
+  EXPECT_THAT(ErrorOf([] { ParseTensorRequest("\xff\xff garbage", kMaxBody); }),
               HasSubstr("not a PredictRequest"));
   eas::PredictRequest short_values;
   (*short_values.mutable_map_inputs())["x"] = FloatArray({3}, {1, 2});
-  EXPECT_THAT(ErrorOf([&] { ParseTensorRequest(short_values.SerializeAsString()); }),
+  EXPECT_THAT(ErrorOf([&] { ParseTensorRequest(short_values.SerializeAsString(), kMaxBody); }),
               HasSubstr("not a PredictRequest"));
   EXPECT_THAT(ErrorOf([] { ArrayToTensor(FloatArray({3}, {1, 2}), "x"); }),
               HasSubstr("input 'x' has 2 values for shape [3]"));
+}
+
+TEST(ParseTensorRequest, TakesSnappyCompressedBodiesUpToTheLimit) {
+  eas::SdkPredictRequest sdk;
+  (*sdk.mutable_map_inputs())["x"] = FloatArray({4}, {1, 2, 3, 4});
+  const std::string plain = sdk.SerializeAsString();
+  std::string compressed;
+  snappy::Compress(plain.data(), plain.size(), &compressed);
+  ASSERT_NE(compressed, plain);
+  TensorRequest request = ParseTensorRequest(compressed, kMaxBody);
+  ASSERT_EQ(request.inputs.count("x"), 1u);
+  EXPECT_FLOAT_EQ(request.inputs["x"][3].item<float>(), 4);
+
+  try {
+    ParseTensorRequest(compressed, plain.size() - 1);
+    ADD_FAILURE() << "a body expanding past the limit was taken";
+  } catch (const BadRequest& e) {
+    EXPECT_EQ(e.status(), 413);
+    EXPECT_THAT(e.what(), HasSubstr("expands to"));
+  }
 }
 
 TEST(TensorToArray, FloatValuesAndShape) {

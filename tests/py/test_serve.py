@@ -800,9 +800,10 @@ class BypassModeTest(ServerTestCase):
                                        tensor, rtol=0, atol=1e-6,
                                        msg=lambda m: f"{where}, output {name}: {m}")
 
-    def sdk_request(self, inputs):
-        """A TorchRequest (the SDK's pytorch_predict.proto: map_inputs = 3)."""
-        request = TorchRequest()
+    def sdk_request(self, inputs, compressed=False):
+        """A TorchRequest (the SDK's pytorch_predict.proto: map_inputs = 3);
+        `compressed`: the SDK snappy-compresses the body (TorchRequest(True))."""
+        request = TorchRequest(compressed)
         for name, tensor in inputs.items():
             dtype = TorchRequest.DT_FLOAT if tensor.dtype == torch.float32 else TorchRequest.DT_INT64
             request.add_feed_map(name, list(tensor.shape), dtype, tensor.flatten().tolist())
@@ -827,11 +828,16 @@ class BypassModeTest(ServerTestCase):
         url = f"http://{self.server.endpoint}/api/predict/tzrec_bypass"
         client = sdk_client(self.server, token=TOKEN, custom_url=url)
         try:
-            for batch_size, seed in [(8, 1), (1, 2), (33, 3)]:
+            for batch_size, seed, compressed in [(8, 1, False), (1, 2, False), (33, 3, False),
+                                                 (8, 4, True), (33, 5, True)]:
                 inputs = self.inputs(batch_size, seed)
-                response = client.predict(self.sdk_request(inputs))  # a TorchResponse
+                request = self.sdk_request(inputs, compressed)
+                if compressed:
+                    self.assertNotEqual(request.to_string(), request.request_data.SerializeToString())
+                response = client.predict(request)  # a TorchResponse
                 self.assert_outputs(response.response.map_outputs, self.expected(inputs),
-                                    f"SDK TorchRequest, batch {batch_size}")
+                                    f"SDK TorchRequest{'(compressed)' if compressed else ''}, "
+                                    f"batch {batch_size}")
                 self.assertEqual(response.get_tensor_shape_map("probs"), [batch_size])
         finally:
             client.destroy()
