@@ -21,13 +21,11 @@ std::function<int()> Setup(CLI::App& app) {
                  "embedding column: values joined by ','")
       ->required();
   app.add_option("--index_type", options->index_type,
-                 "IVFFlatIP, HNSWFlatIP, IVFFlatL2, HNSWFlatL2, or FlatIP / FlatL2 (exact)")
-      ->capture_default_str();
-  app.add_option("--ivf_nlist", options->ivf_nlist, "nlist of IVFFlat indexes")->capture_default_str();
-  app.add_option("--hnsw_M", options->hnsw_m, "M of HNSWFlat indexes")->capture_default_str();
+                 "IVFFlatIP, HNSWFlatIP, IVFFlatL2, HNSWFlatL2, or FlatIP / FlatL2 (exact)");
+  app.add_option("--ivf_nlist", options->ivf_nlist, "nlist of IVFFlat indexes");
+  app.add_option("--hnsw_M", options->hnsw_m, "M of HNSWFlat indexes");
   app.add_option("--hnsw_efConstruction", options->hnsw_ef_construction,
-                 "efConstruction of HNSWFlat indexes")
-      ->capture_default_str();
+                 "efConstruction of HNSWFlat indexes");
   auto batch_size = std::make_shared<int>(1024);
   app.add_option("--batch_size", *batch_size, "accepted for upstream compatibility; reading is streamed");
   return [options, batch_size]() {

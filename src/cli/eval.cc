@@ -15,8 +15,7 @@ std::function<int()> Setup(CLI::App& app) {
                  "model.ckpt-<step> directory to evaluate (default: the latest in model_dir)");
   app.add_option("--eval_input_path", options->eval_input_path, "overrides the config's eval_input_path");
   app.add_option("--eval_result_filename", options->eval_result_filename,
-                 "file in model_dir receiving the metrics as one JSON line")
-      ->capture_default_str();
+                 "file in model_dir receiving the metrics as one JSON line");
   return [options]() {
     train::Evaluate(*options);
     return 0;

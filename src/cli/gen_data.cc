@@ -26,14 +26,12 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--eval_rows", flags->options.eval_rows,
                  "rows of eval.csv (default: 10% of --num_rows, at least 1)");
   app.add_option("--seed", flags->options.seed,
-                 "random seed; the same config and seed give identical files")
-      ->capture_default_str();
+                 "random seed; the same config and seed give identical files");
   app.add_option("--format", flags->options.format,
                  "csv (train.csv, eval.csv) or parquet (train.parquet, eval.parquet)")
       ->check(CLI::IsMember({"csv", "parquet"}));
   app.add_option("--num_threads", flags->options.num_threads,
-                 "threads generating rows (output does not depend on it)")
-      ->capture_default_str();
+                 "threads generating rows (output does not depend on it)");
   app.footer(
       "Columns: for fg_mode FG_DAG/FG_NORMAL the raw inputs the features read (\"user:age\" ->\n"
       "column age; grouped sequence inputs <sequence_name>__<input>, elements joined by\n"

@@ -22,20 +22,20 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--total_hitrate_output", o->total_hitrate_output, "CSV file receiving the total hitrate");
   app.add_option("--hitrate_details_output", o->hitrate_details_output,
                  "CSV file receiving id, topk_ids, topk_dists, hitrate, hit_ids per request");
-  app.add_option("--batch_size", o->batch_size, "requests per search")->capture_default_str();
-  app.add_option("--index_type", o->index_type, "index built from --item_embedding_input")->capture_default_str();
-  app.add_option("--top_k", o->top_k, "items retrieved per user embedding")->capture_default_str();
-  app.add_option("--ivf_nlist", o->ivf_nlist, "nlist of an IVFFlat index built here")->capture_default_str();
-  app.add_option("--ivf_nprobe", o->ivf_nprobe, "lists an IVF index searches")->capture_default_str();
+  app.add_option("--batch_size", o->batch_size, "requests per search");
+  app.add_option("--index_type", o->index_type, "index built from --item_embedding_input");
+  app.add_option("--top_k", o->top_k, "items retrieved per user embedding");
+  app.add_option("--ivf_nlist", o->ivf_nlist, "nlist of an IVFFlat index built here");
+  app.add_option("--ivf_nprobe", o->ivf_nprobe, "lists an IVF index searches");
   app.add_option("--hnsw_efSearch", o->hnsw_ef_search, "efSearch of an HNSW index (0: as stored)");
-  app.add_option("--item_id_field", o->item_id_field)->capture_default_str();
-  app.add_option("--item_embedding_field", o->item_embedding_field)->capture_default_str();
-  app.add_option("--request_id_field", o->request_id_field)->capture_default_str();
-  app.add_option("--gt_items_field", o->gt_items_field, "gt item ids joined by ','")->capture_default_str();
+  app.add_option("--item_id_field", o->item_id_field, "item id column of the item embeddings");
+  app.add_option("--item_embedding_field", o->item_embedding_field,
+                 "embedding column of the item embeddings (values joined by ',')");
+  app.add_option("--request_id_field", o->request_id_field, "request id column of --user_gt_input");
+  app.add_option("--gt_items_field", o->gt_items_field, "gt item ids joined by ','");
   app.add_option("--user_embedding_field", o->user_embedding_field,
-                 "values joined by ','; interests joined by ';'")
-      ->capture_default_str();
-  app.add_option("--num_interests", o->num_interests, "user embeddings per request")->capture_default_str();
+                 "values joined by ','; interests joined by ';'");
+  app.add_option("--num_interests", o->num_interests, "user embeddings per request");
   app.add_option("--num_interests_field", o->num_interests_field, "column with the valid interests per request");
   auto across = std::make_shared<bool>(false);
   app.add_flag("--topk_across_interests", *across, "not supported");

@@ -22,6 +22,8 @@
 #include "cli/subcommand.h"
 #include "common/error.h"
 #ifdef TZREC_FULL
+#include <torch/version.h>
+
 #include "data/tensor_memory.h"
 #endif
 
@@ -64,6 +66,38 @@ int ExecFull(char** argv) {
 }
 #endif
 
+// The registered subcommands' names, sorted, comma-separated.
+std::string KnownSubcommands() {
+  std::vector<std::string> names;
+  for (const auto& sub : tzrec::cli::Registry()) names.push_back(sub.name);
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+// The one-line refusal of a command line that names no known subcommand
+// (before CLI11, which would print its help and exit 0 for `tzrec x --help`);
+// empty when argv[1] is an option (--help, --version) or a known subcommand.
+std::string SubcommandError(int argc, char** argv) {
+  if (argc < 2) return "a subcommand is required (known: " + KnownSubcommands() + ")";
+  const std::string name = argv[1];
+  if (name.rfind('-', 0) == 0) return "";
+  for (const auto& sub : tzrec::cli::Registry()) {
+    if (sub.name == name) return "";
+  }
+  return "unknown subcommand '" + name + "' (known: " + KnownSubcommands() + ")";
+}
+
+// What --version prints: the full binary also names the libtorch it runs on.
+std::string VersionText() {
+  std::string text = std::string("tzrec ") + TZREC_VERSION;
+#ifdef TZREC_FULL
+  text += std::string(" (libtorch ") + TORCH_VERSION + ")";
+#endif
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,9 +110,16 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_st("tzrec"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
 
+  if (const std::string error = SubcommandError(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "tzrec: error: %s\n", error.c_str());
+    return kExitConfigError;
+  }
+
   CLI::App app{"tzrec: TorchEasyRec-compatible training, export and prediction in C++"};
-  app.set_version_flag("--version", std::string("tzrec ") + TZREC_VERSION);
+  app.set_version_flag("--version", VersionText());
   app.require_subcommand(1);
+  // Every flag's --help line shows its default (subcommands inherit this).
+  app.option_defaults()->always_capture_default();
 
   auto subcommands = cli::Registry();
   std::sort(subcommands.begin(), subcommands.end(),
@@ -87,6 +128,10 @@ int main(int argc, char** argv) {
   for (auto& sub : subcommands) {
     CLI::App* sub_app = app.add_subcommand(sub.name, sub.description);
     runners[sub_app] = sub.setup(*sub_app);
+    // A required flag has no default to show ("--num_rows INT=0 REQUIRED").
+    for (CLI::Option* option : sub_app->get_options()) {
+      if (option->get_required()) option->default_str("");
+    }
   }
 
   try {

@@ -62,7 +62,7 @@ TEST(ValidateConfigCli, ValidConfigPrintsSummary) {
 TEST(ValidateConfigCli, UpstreamExamplesAreValid) {
   // All 17 are validated in-process (validate_test.cc); here a partial config,
   // a grouped-sequence config, a match model and an unsupported model.
-  for (const char* name : {"deepfm_criteo", "dbmtl_taobao_seq", "dssm_taobao", "wukong_criteo"}) {
+  for (const char* name : {"deepfm_criteo", "dbmtl_taobao_seq", "dssm_taobao", "tdm_taobao"}) {
     auto result = RunTzrec(Args(UpstreamConfigPath(name)));
     EXPECT_EQ(result.exit_code, 0) << name << ": " << result.output;
   }
@@ -94,8 +94,8 @@ TEST(ValidateConfigCli, BrokenConfigsFailWithExitCode2) {
        true, "feature 'title' has type tokenize_feature, which tzrec does not support"},
       {"unsupported_model",
        Replace(kValid, "deepfm { deep { hidden_units: [8] } }",
-               "mask_net { mask_net_module { n_mask_blocks: 1 mask_block { hidden_dim: 4 } } }"),
-       true, "model type mask_net is not supported (supported: "},
+               "tdm { multiwindow_din { attn_mlp { hidden_units: [4] } } final { hidden_units: [4] } }"),
+       true, "model type tdm is not supported (supported: "},
       {"wide_dense_feature",
        Replace(kValid, "group_name: \"wide\" feature_names: \"user_id\"",
                "group_name: \"wide\" feature_names: \"price\""),
@@ -135,9 +135,9 @@ TEST(ValidateConfigCli, MissingFlag) {
 }
 
 TEST(ValidateConfigCli, StrictRejectsUnsupportedUpstreamModel) {
-  auto result = RunTzrec(Args(UpstreamConfigPath("masknet_criteo"), true));
+  auto result = RunTzrec(Args(UpstreamConfigPath("tdm_taobao"), true));
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.output, HasSubstr("model type mask_net is not supported"));
+  EXPECT_THAT(result.output, HasSubstr("model type tdm is not supported"));
   EXPECT_EQ(RunTzrec(Args(UpstreamConfigPath("deepfm_criteo"), true)).exit_code, 0);
 }
 
