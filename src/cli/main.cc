@@ -16,11 +16,11 @@
 #include <map>
 #include <string>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/subcommand.h"
 #include "common/error.h"
+#include "common/progress.h"
 #ifdef TZREC_FULL
 #include <torch/version.h>
 
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
 #else
   if (!RunsHere(argc, argv)) return ExecFull(argv);
 #endif
-  spdlog::set_default_logger(spdlog::stderr_color_st("tzrec"));
+  InstallTerminalLogger("tzrec");
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
 
   if (const std::string error = SubcommandError(argc, argv); !error.empty()) {

@@ -1,6 +1,8 @@
 // Progress for long work (training, export of large tables, prediction): a
 // single self-overwriting line on a terminal, nothing at all when stderr is not
-// a terminal (logs, CI), so logs stay quiet.
+// a terminal (logs, CI), so logs stay quiet. Log lines written through the
+// logger InstallTerminalLogger() sets clear the progress line first and redraw
+// it after themselves, so the two never run into each other.
 #pragma once
 
 #include <chrono>
@@ -8,6 +10,10 @@
 #include <string>
 
 namespace tzrec {
+
+// Makes spdlog's default logger write to stderr (coloured on a terminal)
+// around the progress line. `name` is the logger's name.
+void InstallTerminalLogger(const std::string& name);
 
 class Progress {
  public:
