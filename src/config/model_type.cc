@@ -57,6 +57,11 @@ const std::vector<std::string>& SupportedModelTypes() {
   static const std::vector<std::string> kSupported = {
       "dlrm", "deepfm", "multi_tower", "multi_tower_din", "wide_and_deep",
       "mmoe", "dbmtl",  "ple",         "dssm",
+      "mask_net",
+      "wukong",
+      "dcn_v1",
+      "dcn_v2",
+      "xdeepfm",
   };
   return kSupported;
 }

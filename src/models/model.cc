@@ -7,13 +7,18 @@
 #include "config/proto_fields.h"
 #include "models/deep_fm.h"
 #include "models/dbmtl.h"
+#include "models/dcn_v1.h"
+#include "models/dcn_v2.h"
 #include "models/mmoe.h"
 #include "models/ple.h"
 #include "models/dlrm.h"
 #include "models/dssm.h"
+#include "models/mask_net.h"
 #include "models/multi_tower.h"
 #include "models/multi_tower_din.h"
 #include "models/wide_and_deep.h"
+#include "models/xdeepfm.h"
+#include "models/wukong.h"
 #include "models/modules/jit_module.h"
 
 namespace tzrec::models {
@@ -23,13 +28,18 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
   static const std::map<std::string, ModelBuilder> builders = {
       {"deepfm", &BuildDeepFM},
       {"dbmtl", &BuildDBMTL},
+      {"dcn_v1", &BuildDCNV1},
+      {"dcn_v2", &BuildDCNV2},
       {"mmoe", &BuildMMoEModel},
       {"ple", &BuildPLE},
       {"dlrm", &BuildDLRM},
       {"dssm", &BuildDSSM},
+      {"mask_net", &BuildMaskNet},
       {"multi_tower", &BuildMultiTower},
       {"multi_tower_din", &BuildMultiTowerDIN},
       {"wide_and_deep", &BuildWideAndDeep},
+      {"xdeepfm", &BuildXDeepFM},
+      {"wukong", &BuildWuKong},
   };
   return builders;
 }

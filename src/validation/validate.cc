@@ -119,6 +119,10 @@ class ModelChecker {
         RequireGroup("wide");
         RequireGroup("deep", /*allow_sequence=*/false);
         break;
+      case protos::ModelConfig::kXdeepfm:
+        RequireGroup("wide");
+        RequireGroup("deep", /*allow_sequence=*/false);
+        break;
       case protos::ModelConfig::kMultiTower:
         CheckTowers(model.multi_tower().towers(), "towers");
         break;
@@ -129,11 +133,42 @@ class ModelChecker {
       case protos::ModelConfig::kDlrm:
         CheckDlrm(model.dlrm());
         break;
+      case protos::ModelConfig::kWukong: {
+        // Upstream: a single group is the sparse group; otherwise the groups are
+        // "sparse" and (optionally) "dense", neither with sequence features.
+        const FeatureGroupLayout& sparse = layouts_.size() == 1 ? layouts_[0] : RequireGroup("sparse", false);
+        const FeatureGroupLayout* dense = layouts_.size() > 1 ? Find("dense") : nullptr;
+        for (const FeatureGroupLayout* g : {&sparse, dense}) {
+          if (g != nullptr && (g->is_sequence_group() || !g->encoders.empty())) {
+            FailConfig("wukong: feature group '{}' must not hold sequence features", g->name);
+          }
+        }
+        for (const auto& member : sparse.members) {
+          if (member.dim != sparse.members[0].dim) {
+            FailConfig("wukong: features of sparse group '{}' need one embedding width, but '{}' is {} "
+                       "and '{}' is {}", sparse.name, sparse.members[0].feature, sparse.members[0].dim,
+                       member.feature, member.dim);
+          }
+        }
+        // The dense group's MLP output joins the sparse embeddings as one more
+        // feature (upstream refuses a mismatch when it builds the model).
+        const auto& dense_mlp = model.wukong().dense_mlp();
+        if (dense != nullptr && dense_mlp.hidden_units_size() > 0 && !sparse.members.empty() &&
+            dense_mlp.hidden_units(dense_mlp.hidden_units_size() - 1) != sparse.members[0].dim) {
+          FailConfig("wukong: the last dense_mlp.hidden_units ({}) must equal the sparse embedding "
+                     "width ({}, of '{}')", dense_mlp.hidden_units(dense_mlp.hidden_units_size() - 1),
+                     sparse.members[0].dim, sparse.members[0].feature);
+        }
+        break;
+      }
       case protos::ModelConfig::kMmoe:
       case protos::ModelConfig::kDbmtl:
       case protos::ModelConfig::kPle:
       case protos::ModelConfig::kPepnet:
       case protos::ModelConfig::kSimpleMultiTask:
+      case protos::ModelConfig::kMaskNet:
+      case protos::ModelConfig::kDcnV1:
+      case protos::ModelConfig::kDcnV2:
         // These read the first feature group.
         if (layouts_.empty()) FailConfig("{} needs at least one feature group", type_);
         if (layouts_[0].is_sequence_group()) {
