@@ -62,6 +62,9 @@ const std::vector<std::string>& SupportedModelTypes() {
       "dcn_v1",
       "dcn_v2",
       "xdeepfm",
+      "simple_multi_task",
+      "pepnet",
+      "dc2vr",
   };
   return kSupported;
 }

@@ -7,10 +7,13 @@
 #include "config/proto_fields.h"
 #include "models/deep_fm.h"
 #include "models/dbmtl.h"
+#include "models/dc2vr.h"
 #include "models/dcn_v1.h"
 #include "models/dcn_v2.h"
 #include "models/mmoe.h"
+#include "models/pepnet.h"
 #include "models/ple.h"
+#include "models/simple_multi_task.h"
 #include "models/dlrm.h"
 #include "models/dssm.h"
 #include "models/mask_net.h"
@@ -28,10 +31,13 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
   static const std::map<std::string, ModelBuilder> builders = {
       {"deepfm", &BuildDeepFM},
       {"dbmtl", &BuildDBMTL},
+      {"dc2vr", &BuildDC2VR},
       {"dcn_v1", &BuildDCNV1},
       {"dcn_v2", &BuildDCNV2},
       {"mmoe", &BuildMMoEModel},
+      {"pepnet", &BuildPEPNet},
       {"ple", &BuildPLE},
+      {"simple_multi_task", &BuildSimpleMultiTask},
       {"dlrm", &BuildDLRM},
       {"dssm", &BuildDSSM},
       {"mask_net", &BuildMaskNet},

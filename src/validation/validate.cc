@@ -161,11 +161,18 @@ class ModelChecker {
         }
         break;
       }
+      case protos::ModelConfig::kPepnet:
+        // Upstream: "all" is the main input; "domain" (EPNet) and "uia" (PPNet) are optional.
+        RequireGroup("all", /*allow_sequence=*/false);
+        for (const char* optional : {"domain", "uia"}) {
+          if (Find(optional)) RequireGroup(optional, /*allow_sequence=*/false);
+        }
+        break;
       case protos::ModelConfig::kMmoe:
       case protos::ModelConfig::kDbmtl:
       case protos::ModelConfig::kPle:
-      case protos::ModelConfig::kPepnet:
       case protos::ModelConfig::kSimpleMultiTask:
+      case protos::ModelConfig::kDc2Vr:
       case protos::ModelConfig::kMaskNet:
       case protos::ModelConfig::kDcnV1:
       case protos::ModelConfig::kDcnV2:
@@ -350,6 +357,7 @@ class ModelChecker {
       case protos::ModelConfig::kPle: CheckTasks(model.ple().task_towers()); break;
       case protos::ModelConfig::kPepnet: CheckTasks(model.pepnet().task_towers()); break;
       case protos::ModelConfig::kSimpleMultiTask: CheckTasks(model.simple_multi_task().task_towers()); break;
+      case protos::ModelConfig::kDc2Vr: CheckTasks(model.dc2vr().task_towers()); break;
       case protos::ModelConfig::kDbmtl: {
         const auto& towers = model.dbmtl().task_towers();
         CheckTasks(towers);
