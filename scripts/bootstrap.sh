@@ -18,6 +18,8 @@ PACKAGES=(
   libexpat1-dev
   # The EAS SDK's TorchRequest(True) snappy-compresses bypass requests.
   libsnappy-dev
+  # CRC-32C (ISA-L) of the TensorBoard event records train_eval writes.
+  libisal-dev
   # S3 integration tests (tests/py/test_s3_export.py): a one-machine Ceph
   # cluster with radosgw, and boto3 as the independent client (~95 s to install).
   ceph-mon ceph-osd radosgw python3-boto3

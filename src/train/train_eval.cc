@@ -19,6 +19,7 @@
 #include "features/fg_json.h"
 #include "models/model.h"
 #include "checkpoint/eval_log.h"
+#include "train/event_file.h"
 #include "train/train_checkpoint.h"
 #include "train/trainer.h"
 
@@ -52,6 +53,44 @@ Job BuildJob(const std::string& config_path, const std::function<void(protos::Ea
                                               data::FgEngineOptionsFromConfig(job.config));
   job.model = models::BuildModel(job.config, pointers);
   return job;
+}
+
+// Upstream's TensorBoard summaries: train_config.tensorboard_summaries (by
+// default "loss" and "learning_rate") when use_tensorboard is on.
+struct TensorBoardSummaries {
+  bool loss = false;
+  bool learning_rate = false;
+};
+
+TensorBoardSummaries SummariesOf(const protos::TrainConfig& train_config) {
+  TensorBoardSummaries out;
+  if (!train_config.use_tensorboard()) return out;
+  if (train_config.tensorboard_summaries().empty()) {
+    out.loss = out.learning_rate = true;
+    return out;
+  }
+  for (const std::string& name : train_config.tensorboard_summaries()) {
+    if (name == "loss") {
+      out.loss = true;
+    } else if (name == "learning_rate") {
+      out.learning_rate = true;
+    } else {
+      // Histograms and gradient norms need the backward pass's tensors;
+      // tzrec does not write them yet.
+      spdlog::warn("train_config.tensorboard_summaries: '{}' is not written by tzrec (only loss, "
+                   "learning_rate)", name);
+    }
+  }
+  return out;
+}
+
+// Writes each evaluation's metrics as metric/<name> through `writer`.
+std::function<void(int64_t, const std::map<std::string, double>&)> MetricSummaries(
+    std::shared_ptr<EventFileWriter> writer) {
+  return [writer](int64_t step, const std::map<std::string, double>& metrics) {
+    for (const auto& [name, value] : metrics) writer->AddScalar("metric/" + name, value, step);
+    writer->Flush();
+  };
 }
 
 std::unique_ptr<data::BatchIterator> MakeIterator(const Job& job, const std::string& input_path,
@@ -149,8 +188,30 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
   hooks.eval_source = [&]() -> BatchSource {
     return SourceOf(MakeIterator(job, config.eval_input_path(), 1, /*for_eval=*/true));
   };
+  std::function<void(int64_t, const std::map<std::string, double>&)> eval_summaries;
+  const TensorBoardSummaries summaries = SummariesOf(train_config);
+  std::shared_ptr<EventFileWriter> train_events;
+  if (summaries.loss || summaries.learning_rate) {
+    // Upstream's layout: training scalars in model_dir, evaluation in model_dir/eval_val.
+    train_events = std::make_shared<EventFileWriter>(model_dir);
+    eval_summaries = MetricSummaries(
+        std::make_shared<EventFileWriter>((fs::path(model_dir) / "eval_val").string()));
+    hooks.on_log = [&](int64_t step, const StepResult& result, double sparse_lr, double dense_lr) {
+      if (summaries.loss) {
+        for (const auto& [name, value] : result.losses) train_events->AddScalar("loss/" + name, value, step);
+        train_events->AddScalar("loss/total", result.total_loss, step);
+      }
+      if (summaries.learning_rate) {
+        // Upstream's param groups: the sparse (fused embedding) optimizer's, then the dense one's.
+        train_events->AddScalar("lr/g0", sparse_lr, step);
+        train_events->AddScalar("lr/g1", dense_lr, step);
+      }
+      train_events->Flush();
+    };
+  }
   hooks.on_eval = [&](int64_t step, const std::map<std::string, double>& metrics) {
     checkpoint::AppendEvalResult(eval_log, step, metrics);
+    if (eval_summaries) eval_summaries(step, metrics);
   };
   int64_t last = RunTrainLoop(trainer, train_config, train_source, loop, hooks);
   progress.Finish();
@@ -184,6 +245,11 @@ std::map<std::string, double> Evaluate(const EvalOptions& options) {
   int64_t step = checkpoint::CheckpointStep(checkpoint_path).value_or(-1);
   std::string line = checkpoint::EvalResultLine(step, metrics);
   spdlog::info("eval result: {}", line);
+  if (!config.model_dir().empty() && config.train_config().use_tensorboard()) {
+    // As upstream's evaluate: metrics into model_dir/eval.
+    MetricSummaries(std::make_shared<EventFileWriter>((fs::path(config.model_dir()) / "eval").string()))(
+        std::max<int64_t>(step, 0), metrics);
+  }
   if (!config.model_dir().empty() && !options.eval_result_filename.empty()) {
     // Appended, as upstream's evaluate opens the file with "a".
     checkpoint::AppendEvalResult((fs::path(config.model_dir()) / options.eval_result_filename).string(), step,

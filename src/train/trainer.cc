@@ -29,6 +29,7 @@ std::map<std::string, at::Tensor> Trainer::Losses(
   }
   std::map<std::string, at::Tensor> losses;
   for (const models::Task& task : model_.tasks()) {
+    if (task.training_only && !model_.training()) continue;
     if (match_) {
       for (const protos::LossConfig& loss : task.losses) {
         losses[LossName(loss, task.suffix)] = ComputeMatchLoss(loss, task, *match_, predictions, weight);
@@ -46,6 +47,9 @@ std::map<std::string, at::Tensor> Trainer::Losses(
       losses[LossName(loss, task.suffix)] = task_weight.Apply(
           ComputeLoss(loss, task, predictions, label->second, task_weight.per_row, session_ids));
     }
+  }
+  if (model_.training()) {
+    for (auto& [name, loss] : model_.TrainingLosses(predictions, weight)) losses[name] = loss;
   }
   return losses;
 }
@@ -138,9 +142,11 @@ int64_t RunTrainLoop(Trainer& trainer, const protos::TrainConfig& config, const 
     if (step % log_steps == 0) {
       std::string text;
       for (const auto& [k, v] : result.losses) text += fmt::format(" {}:{:.5f}", k, v);
+      const double sparse_lr = trainer.sparse_optimizer().LearningRate(step, epoch);
+      const double dense_lr = trainer.dense_optimizer().LearningRate(step, epoch);
       spdlog::info("step {} epoch {} lr sparse:{:.6g} dense:{:.6g}{} total_loss: {:.5f}", step, epoch,
-                   trainer.sparse_optimizer().LearningRate(step, epoch),
-                   trainer.dense_optimizer().LearningRate(step, epoch), text, result.total_loss);
+                   sparse_lr, dense_lr, text, result.total_loss);
+      if (hooks.on_log) hooks.on_log(step, result, sparse_lr, dense_lr);
     }
     if (save_steps > 0 && step > 0 && step % save_steps == 0) save(step, epoch);
     last = step;

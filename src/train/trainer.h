@@ -78,6 +78,9 @@ struct TrainLoopHooks {
   std::function<BatchSource()> eval_source;
   // Called with each evaluation's metrics (e.g. to append the eval log).
   std::function<void(int64_t step, const std::map<std::string, double>&)> on_eval;
+  // Called every log_step_count_steps with the step's losses and the
+  // learning rates of the sparse and dense optimizers (TensorBoard).
+  std::function<void(int64_t step, const StepResult&, double sparse_lr, double dense_lr)> on_log;
 };
 
 // Runs training as upstream does: global steps from start_step, at most
