@@ -57,6 +57,8 @@ const std::vector<std::string>& SupportedModelTypes() {
   static const std::vector<std::string> kSupported = {
       "dlrm", "deepfm", "multi_tower", "multi_tower_din", "wide_and_deep",
       "mmoe", "dbmtl",  "ple",         "dssm",
+      "dssm_v2",
+      "mind",
       "mask_net",
       "wukong",
       "dcn_v1",
@@ -65,6 +67,7 @@ const std::vector<std::string>& SupportedModelTypes() {
       "simple_multi_task",
       "pepnet",
       "dc2vr",
+      "rocket_launching",
   };
   return kSupported;
 }

@@ -3,6 +3,8 @@
 #include "common/error.h"
 #include "config/model_type.h"
 #include "models/dssm.h"
+#include "models/dssm_v2.h"
+#include "models/mind.h"
 #include "models/modules/jit_module.h"
 
 namespace tzrec::models {
@@ -77,6 +79,8 @@ std::unique_ptr<Model> BuildMatchTower(const protos::EasyRecConfig& config,
   }
   ModelContext context{config, features, options};
   if (type == "dssm") return BuildDSSMTower(context, tower);
+  if (type == "dssm_v2") return BuildDSSMV2Tower(context, tower);
+  if (type == "mind") return BuildMINDTower(context, tower);
   FailConfig("model_config.{}: exporting its {} tower is not available in tzrec yet", type, tower);
 }
 

@@ -13,9 +13,12 @@
 #include "models/mmoe.h"
 #include "models/pepnet.h"
 #include "models/ple.h"
+#include "models/rocket_launching.h"
 #include "models/simple_multi_task.h"
 #include "models/dlrm.h"
 #include "models/dssm.h"
+#include "models/dssm_v2.h"
+#include "models/mind.h"
 #include "models/mask_net.h"
 #include "models/multi_tower.h"
 #include "models/multi_tower_din.h"
@@ -37,9 +40,12 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
       {"mmoe", &BuildMMoEModel},
       {"pepnet", &BuildPEPNet},
       {"ple", &BuildPLE},
+      {"rocket_launching", &BuildRocketLaunching},
       {"simple_multi_task", &BuildSimpleMultiTask},
       {"dlrm", &BuildDLRM},
       {"dssm", &BuildDSSM},
+      {"dssm_v2", &BuildDSSMV2},
+      {"mind", &BuildMIND},
       {"mask_net", &BuildMaskNet},
       {"multi_tower", &BuildMultiTower},
       {"multi_tower_din", &BuildMultiTowerDIN},

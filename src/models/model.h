@@ -56,7 +56,16 @@ struct Task {
   int num_class = 1;
   std::vector<protos::LossConfig> losses;
   std::vector<protos::MetricConfig> metrics;
+  // The task's outputs exist in training mode only (rocket_launching's
+  // booster net): its losses count in training only and it has no eval metrics.
+  bool training_only = false;
 };
+
+// Losses a model adds to its tasks' in training (upstream's model-specific
+// terms, e.g. rocket_launching's distillation), by name, from training-mode
+// predictions and the batch's sample weight column (undefined when none).
+using TrainingLossFn = std::function<std::map<std::string, at::Tensor>(
+    const c10::Dict<std::string, at::Tensor>& predictions, const at::Tensor& sample_weight)>;
 
 class Model {
  public:
@@ -77,6 +86,16 @@ class Model {
 
   // Training mode: dropout active, batch norm uses and updates batch stats.
   void SetTraining(bool training);
+  bool training() const { return module_.is_training(); }
+
+  // The model's own training losses (see TrainingLossFn); empty for models
+  // without them.
+  void SetTrainingLosses(TrainingLossFn losses) { training_losses_ = std::move(losses); }
+  std::map<std::string, at::Tensor> TrainingLosses(const c10::Dict<std::string, at::Tensor>& predictions,
+                                                   const at::Tensor& sample_weight) const {
+    if (!training_losses_) return {};
+    return training_losses_(predictions, sample_weight);
+  }
 
   // Trainable parameters by state-dict name, split like upstream's optimizers:
   // embedding tables (sparse gradients) and everything else.
@@ -119,6 +138,7 @@ class Model {
   std::vector<std::string> table_names_;  // state-dict names of table weights
   TableStorage table_storage_;
   std::map<std::string, TableStorage> table_storage_by_name_;
+  TrainingLossFn training_losses_;
 };
 
 // What a model builder sees.

@@ -103,6 +103,8 @@ at::Tensor FirstIdPerRow(const models::TensorMap& batch, const std::string& feat
 
 MetricSet::MetricSet(const std::vector<models::Task>& tasks) {
   for (const models::Task& task : tasks) {
+    // Evaluation runs in eval mode, where such a task has no outputs.
+    if (task.training_only) continue;
     for (const protos::MetricConfig& config : task.metrics) {
       Metric m;
       m.label = task.label_name;

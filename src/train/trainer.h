@@ -39,7 +39,9 @@ class Trainer {
   // read it) in `epoch`. Switches the model to training mode.
   StepResult Step(const models::TensorMap& batch, int64_t global_step, int64_t epoch);
 
-  // Losses of `batch` by LossName, with autograd (used by Step) or without.
+  // Losses of `batch` by LossName, with autograd (used by Step) or without;
+  // in training mode also the model's own TrainingLosses, and only there the
+  // losses of its training_only tasks.
   std::map<std::string, at::Tensor> Losses(const c10::Dict<std::string, at::Tensor>& predictions,
                                             const models::TensorMap& batch) const;
 

@@ -97,6 +97,10 @@ std::vector<std::string> PredictionOutputs(const protos::EasyRecConfig& config) 
     case protos::ModelConfig::kSimpleMultiTask:
       AppendTaskOutputs(model.simple_multi_task().task_towers(), out);
       break;
+    case protos::ModelConfig::kRocketLaunching:
+      // The served light net's outputs (the booster's exist in training only).
+      HeadOutputs(model.losses(), model.num_class(), "_light", out);
+      break;
     default:
       if (FamilyOf(ModelType(model)) == ModelFamily::kMatch) {
         out = {"similarity", "user_tower_emb", "item_tower_emb"};

@@ -176,6 +176,7 @@ class ModelChecker {
       case protos::ModelConfig::kMaskNet:
       case protos::ModelConfig::kDcnV1:
       case protos::ModelConfig::kDcnV2:
+      case protos::ModelConfig::kRocketLaunching:
         // These read the first feature group.
         if (layouts_.empty()) FailConfig("{} needs at least one feature group", type_);
         if (layouts_[0].is_sequence_group()) {
@@ -195,6 +196,12 @@ class ModelChecker {
         RequireGroup(model.mind().user_tower().input(), false, "mind.user_tower.input");
         RequireGroup(model.mind().user_tower().history_input(), true, "mind.user_tower.history_input");
         RequireGroup(model.mind().item_tower().input(), false, "mind.item_tower.input");
+        break;
+      case protos::ModelConfig::kDat:
+        RequireGroup(model.dat().user_tower().input(), false, "dat.user_tower.input");
+        RequireGroup(model.dat().user_tower().augment_input(), false, "dat.user_tower.augment_input");
+        RequireGroup(model.dat().item_tower().input(), false, "dat.item_tower.input");
+        RequireGroup(model.dat().item_tower().augment_input(), false, "dat.item_tower.augment_input");
         break;
       default:
         break;
@@ -351,7 +358,9 @@ class ModelChecker {
 
   void CheckHeads() {
     const auto& model = config_.model_config();
-    if (FamilyOf(type_) == ModelFamily::kRank) CheckLosses(model.losses(), model.num_class(), type_);
+    if (FamilyOf(type_) == ModelFamily::kRank || model.has_rocket_launching()) {
+      CheckLosses(model.losses(), model.num_class(), type_);
+    }
     switch (model.model_case()) {
       case protos::ModelConfig::kMmoe: CheckTasks(model.mmoe().task_towers()); break;
       case protos::ModelConfig::kPle: CheckTasks(model.ple().task_towers()); break;

@@ -126,8 +126,10 @@ torch::jit::Module BuildLayerNorm(int64_t features) {
 
 torch::jit::Module BuildDropout(double ratio) {
   torch::jit::Module m = NewModule("Dropout");
+  // '#' keeps the decimal point: TorchScript reads "0" as an int, which
+  // torch.dropout's float argument refuses.
   DefineMethods(m, fmt::format("def forward(self, x: Tensor) -> Tensor:\n"
-                               "    return torch.dropout(x, {:.17g}, self.training)\n",
+                               "    return torch.dropout(x, {:#.17g}, self.training)\n",
                                ratio));
   return m;
 }

@@ -63,6 +63,17 @@ TEST(MlpTest, DropoutAndBatchNormFollowTrainingMode) {
   EXPECT_EQ(bn.attr("num_batches_tracked").toTensor().item<int64_t>(), 1);
 }
 
+TEST(MlpTest, DropoutOfWholeRatiosCompiles) {
+  // 0 and 1 are whole numbers: the ratio must still reach TorchScript as a float.
+  at::Tensor x = at::randn({8, 4});
+  torch::jit::Module keep = BuildDropout(0.0);
+  keep.train();
+  EXPECT_TRUE(at::equal(keep.forward({x}).toTensor(), x));
+  torch::jit::Module drop = BuildDropout(1.0);
+  drop.train();
+  EXPECT_EQ(drop.forward({x}).toTensor().abs().sum().item<float>(), 0.0f);
+}
+
 TEST(MlpTest, TrainsWithAutograd) {
   MlpOptions options;
   options.hidden_units = {1};
