@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "artifacts/manifest.h"
+#include "checkpoint/torch_archive.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/data_options.h"
@@ -65,6 +66,9 @@ std::unique_ptr<ExportedModel> ExportedModel::Load(const std::string& dir_name, 
   m->fg_options_ = data::FgEngineOptionsFromConfig(m->config_);
   m->fg_specs_ = fg::LoadFgJson((dir / "fg.json").string());
   m->input_tile_ = UsesInputTile(dir);
+  // libtorch does not check the zip entries' CRC-32s: a flipped byte would
+  // load as a silently different model.
+  checkpoint::VerifyTorchArchiveFile(model_file.string());
   try {
     m->module_ = torch::jit::load(model_file.string());
   } catch (const c10::Error& e) {

@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include "common/error.h"
+#include "common/staging.h"
 
 namespace fs = std::filesystem;
 
@@ -96,9 +97,13 @@ void WriteTensorFile(const std::string& path, const NamedTensors& tensors) {
 std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const NamedTensors& model_state,
                            const std::vector<DcpItem>& optimizer_state, uint32_t keep_checkpoint_max) {
   const fs::path final_path = CheckpointPath(model_dir, step);
-  const fs::path tmp = final_path.string() + ".tmp";
+  // Saves of any step killed before their rename (their process gone), and
+  // this step's from before staging names carried a pid.
+  RemoveStaleStaging(model_dir, [](const std::string& target) { return CheckpointStep(target).has_value(); });
   std::error_code ec;
-  fs::remove_all(tmp, ec);
+  fs::remove_all(final_path.string() + ".tmp", ec);
+  const fs::path tmp = StagingPath(final_path.string());
+  fs::remove_all(tmp, ec);  // left by a killed run with the same pid
   fs::create_directories(tmp, ec);
   if (ec) Fail("cannot create checkpoint directory {}: {}", tmp.string(), ec.message());
   std::vector<DcpItem> model;

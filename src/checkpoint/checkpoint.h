@@ -39,13 +39,16 @@ std::string CheckpointPath(const std::string& model_dir, int64_t step);
 // the last component is not model.ckpt-<digits>.
 std::optional<int64_t> CheckpointStep(const std::string& path);
 
-// Checkpoint directories of model_dir as (step, path), by increasing step.
+// Checkpoint directories of model_dir as (step, path), by increasing step;
+// staging directories of saves ("model.ckpt-<step>.tmp-<pid>") are not listed.
 std::vector<std::pair<int64_t, std::string>> ListCheckpoints(const std::string& model_dir);
 
 // Which checkpoint a job reads (latest, best): checkpoint_choice.h.
 
 // Writes model.ckpt-<step> (replacing one of that step), complete or not at
-// all: files go to a temporary directory renamed into place. model/ holds
+// all: files go to "<checkpoint>.tmp-<pid>" renamed into place, and the
+// staging directories of killed saves (their process gone) are removed
+// first (common/staging.h). model/ holds
 // `model_state`, optimizer/ `optimizer_state` (already in the checkpoint's
 // names, see train/train_checkpoint.h). Then keeps only the newest
 // `keep_checkpoint_max` checkpoints (0 keeps all). Returns the path.

@@ -4,10 +4,15 @@
 
 #include "common/test_support.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
+#include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
+#include "common/staging.h"
 #include "features/feature_factory.h"
 #include "models/test_models.h"
 
@@ -157,6 +162,35 @@ TEST(CheckpointTest, MissingExtraAndMisshapenTensorsAreNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("dynamicemb/"), std::string::npos) << e.what();
   }
+}
+
+TEST(CheckpointTest, StagingOfKilledSavesIsNeverAResultAndIsRemovedByTheNextSave) {
+  const tzrec::testing::ScratchDir scratch;
+  const std::string model_dir = scratch.path().string();
+  Built built;
+  const NamedTensors state = built.model->StateDict();
+  SaveCheckpoint(model_dir, 3, state, {});
+  // A save of step 7 killed just before its rename: a complete-looking
+  // checkpoint under its staging name, owned by a process that is gone.
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string killed = CheckpointPath(model_dir, 7) + ".tmp-" + std::to_string(dead);
+  fs::copy(CheckpointPath(model_dir, 3), killed, fs::copy_options::recursive);
+  // One of a save still running (this test's parent process is alive).
+  const std::string running = CheckpointPath(model_dir, 8) + ".tmp-" + std::to_string(getppid());
+  fs::copy(CheckpointPath(model_dir, 3), running, fs::copy_options::recursive);
+
+  ASSERT_EQ(ListCheckpoints(model_dir).size(), 1u);
+  EXPECT_EQ(ListCheckpoints(model_dir)[0].first, 3);
+  EXPECT_EQ(LatestCheckpoint(model_dir)->path, CheckpointPath(model_dir, 3));
+
+  SaveCheckpoint(model_dir, 4, state, {});
+  EXPECT_FALSE(fs::exists(killed));
+  EXPECT_TRUE(fs::exists(running));
+  EXPECT_FALSE(fs::exists(StagingPath(CheckpointPath(model_dir, 4))));
+  ASSERT_EQ(ListCheckpoints(model_dir).size(), 2u);
+  EXPECT_EQ(LatestCheckpoint(model_dir)->path, CheckpointPath(model_dir, 4));
 }
 
 }  // namespace

@@ -106,22 +106,30 @@ void CheckCoverage(DcpTensor& tensor, const MetadataParser& parser) {
   }
   tensor.chunks = std::move(unique);
   const size_t dims = tensor.size.size();
-  int64_t numel = 1;
-  for (int64_t d : tensor.size) numel *= d;
+  // Products are checked: a shape declaring more than 2^62 elements can be
+  // neither held nor counted.
+  auto volume_of = [&](const std::vector<int64_t>& shape, const char* what) {
+    int64_t n = 1;
+    for (int64_t d : shape) {
+      if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > (int64_t{1} << 62)) {
+        parser.Bad("tensor {}: {} [{}] is not a possible shape", tensor.fqn, what, fmt::join(shape, ", "));
+      }
+    }
+    return n;
+  };
+  const int64_t numel = volume_of(tensor.size, "shape");
   int64_t covered = 0;
   for (const DcpChunk& c : tensor.chunks) {
     if (c.offsets.size() != dims || c.sizes.size() != dims) {
       parser.Bad("tensor {}: a chunk has {} dims, the tensor {}", tensor.fqn, c.offsets.size(), dims);
     }
-    int64_t volume = 1;
     for (size_t d = 0; d < dims; ++d) {
-      if (c.offsets[d] < 0 || c.sizes[d] < 0 || c.offsets[d] + c.sizes[d] > tensor.size[d]) {
+      if (c.offsets[d] < 0 || c.sizes[d] < 0 || c.offsets[d] > tensor.size[d] || c.sizes[d] > tensor.size[d] - c.offsets[d]) {
         parser.Bad("tensor {}: chunk at [{}] of size [{}] lies outside its shape [{}]", tensor.fqn,
                    fmt::join(c.offsets, ", "), fmt::join(c.sizes, ", "), fmt::join(tensor.size, ", "));
       }
-      volume *= c.sizes[d];
     }
-    covered += volume;
+    covered += volume_of(c.sizes, "chunk size");  // each <= numel <= 2^62: no overflow
   }
   for (size_t i = 0; i < tensor.chunks.size(); ++i) {
     for (size_t j = i + 1; j < tensor.chunks.size(); ++j) {
@@ -265,13 +273,26 @@ DcpMetadata ReadDcpMetadata(const std::string& dir) {
       CheckDataFile(file, static_cast<int64_t>(size), parser);
       it = file_sizes.emplace(s.relative_path, static_cast<int64_t>(size)).first;
     }
-    if (s.offset < 0 || s.length < 0 || s.offset + s.length > it->second) {
+    if (s.offset < 0 || s.length < 0 || s.offset > it->second || s.length > it->second - s.offset) {
       parser.Bad("{} lies at bytes [{}, {}) of {}, which has {} bytes", fqn, s.offset, s.offset + s.length,
                  s.relative_path, it->second);
     }
   };
   for (const DcpTensor& t : out.tensors) {
-    for (const DcpChunk& c : t.chunks) check_range(t.fqn, c.storage);
+    for (const DcpChunk& c : t.chunks) {
+      check_range(t.fqn, c.storage);
+      // A chunk's item (a torch.save of it) holds at least its bytes: so a
+      // tensor's declared size is bounded by its data files' sizes before
+      // anything is allocated for it.
+      const int64_t element_size = static_cast<int64_t>(c10::elementSize(t.dtype));
+      int64_t elements = 1;
+      for (int64_t d : c.sizes) elements *= d;  // <= 2^62 (CheckCoverage)
+      if (elements > c.storage.length / element_size) {
+        parser.Bad("tensor {}: the chunk at [{}] declares {} elements of {} bytes, but its item in {} has {} bytes",
+                   t.fqn, fmt::join(c.offsets, ", "), elements, element_size, c.storage.relative_path,
+                   c.storage.length);
+      }
+    }
   }
   for (const DcpBytes& b : out.bytes) check_range(b.fqn, b.storage);
 

@@ -92,7 +92,11 @@ void DcpReader::ReadRowsOf(const TensorEntry& entry, int64_t begin, int64_t end,
 
 at::Tensor DcpReader::Map(const std::string& name) const {
   const DcpTensor& tensor = TensorOf(name);
-  if (tensor.chunks.size() == 1 && tensor.chunks[0].sizes == tensor.size) return ChunkView(tensor, 0);
+  if (tensor.chunks.size() == 1 && tensor.chunks[0].sizes == tensor.size) {
+    at::Tensor view = ChunkView(tensor, 0);
+    VerifyRecord(view, "tensor " + name, /*drop_pages=*/false);
+    return view;
+  }
   return Read(name);
 }
 

@@ -210,5 +210,83 @@ TEST(DcpReaderTest, RefusesWhatItCannotReadWithTheReason) {
   }
 }
 
+TEST(DcpReaderTest, CorruptItemBytesAreAnErrorNamingTheFileAndTensor) {
+  at::manual_seed(5);
+  const at::Tensor table = at::randn({20, 4});
+  const tzrec::testing::ScratchDir scratch;
+  const fs::path dir = scratch.path();
+  WriteDcpDirectory(dir.string(), Blocks("model.e.weight", table, {0, 10, 20}, {0, 4}));
+  const fs::path data = dir / "__0_0.distcp";
+  std::ifstream in(data, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  // One bit of row 15 (the second chunk) flipped.
+  const at::Tensor row = table[15].contiguous();
+  const size_t at = bytes.find(std::string(static_cast<const char*>(row.data_ptr()), row.nbytes()));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 2] ^= 0x01;
+  std::ofstream(data, std::ios::binary | std::ios::trunc) << bytes;
+  DcpReader reader(dir.string());
+  // Rows of the intact first chunk read; any read touching the second fails.
+  EXPECT_TRUE(at::equal(reader.ReadRows("model.e.weight", 0, 10), table.slice(0, 0, 10)));
+  for (const auto& read : std::vector<std::function<void()>>{[&] { reader.Read("model.e.weight"); },
+                                                             [&] { reader.ReadRows("model.e.weight", 10, 11); },
+                                                             [&] { reader.Map("model.e.weight"); }}) {
+    const std::string e = ErrorOf(read);
+    EXPECT_NE(e.find(data.string() + " is corrupted: tensor model.e.weight fails its CRC-32 check (zip entry "),
+              std::string::npos)
+        << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+}
+
+// Every int in `value` (recursively) equal to `from` becomes `to`; returns how many.
+int ReplaceInts(pickle::Value& value, int64_t from, int64_t to) {
+  int n = 0;
+  if (value.Is(pickle::Value::Kind::kInt) && value.integer == from) {
+    value.integer = to;
+    ++n;
+  }
+  for (auto& item : value.items) n += ReplaceInts(*item, from, to);
+  for (auto& [k, v] : value.entries) n += ReplaceInts(*k, from, to) + ReplaceInts(*v, from, to);
+  if (value.state) n += ReplaceInts(*value.state, from, to);
+  return n;
+}
+
+TEST(DcpReaderTest, RefusesChunksDeclaredLargerThanTheirItems) {
+  const at::Tensor table = at::randn({20, 4});
+  const tzrec::testing::ScratchDir scratch;
+  const fs::path dir = scratch.path();
+  WriteDcpDirectory(dir.string(), Blocks("model.e.weight", table, {0, 7, 20}, {0, 4}));
+  // The tensor claims 2^40 rows, its second chunk all but the first 7: the
+  // chunks still tile the shape, but 16 TiB would be allocated to read it.
+  const int64_t rows = int64_t{1} << 40;
+  EditMetadata(dir, [&](pickle::Value& root) {
+    for (auto& [key, value] : root.state->entries) {
+      if (key->text != "state_dict_metadata") continue;
+      EXPECT_EQ(ReplaceInts(*value, 20, rows), 1);
+      EXPECT_EQ(ReplaceInts(*value, 13, rows - 7), 1);
+    }
+  });
+  const std::string e = ErrorOf([&] { DcpReader reader(dir.string()); });
+  EXPECT_NE(e.find("tensor model.e.weight: the chunk at [7, 0] declares 4398046511076 elements of 4 bytes, but "
+                   "its item in __0_0.distcp has "),
+            std::string::npos)
+      << e;
+  // A shape whose element count overflows.
+  const tzrec::testing::ScratchDir scratch_overflow;
+  const fs::path dir2 = scratch_overflow.path();
+  WriteDcpDirectory(dir2.string(), Blocks("model.e.weight", table, {0, 7, 20}, {0, 4}));
+  EditMetadata(dir2, [&](pickle::Value& root) {
+    for (auto& [key, value] : root.state->entries) {
+      if (key->text == "state_dict_metadata") ReplaceInts(*value, 20, int64_t{1} << 62);
+    }
+  });
+  const std::string e2 = ErrorOf([&] { DcpReader reader(dir2.string()); });
+  EXPECT_NE(e2.find("tensor model.e.weight: shape [4611686018427387904, 4] is not a possible shape"),
+            std::string::npos)
+      << e2;
+}
+
 }  // namespace
 }  // namespace tzrec::checkpoint

@@ -36,7 +36,11 @@ void TensorFileReader::ReadRowsOf(const TensorEntry& entry, int64_t begin, int64
                  at::from_blob(dest, shape, at::TensorOptions().dtype(entry.dtype)), "tensor " + entry.name);
 }
 
-at::Tensor TensorFileReader::Map(const std::string& name) const { return View(name); }
+at::Tensor TensorFileReader::Map(const std::string& name) const {
+  const at::Tensor& view = View(name);
+  VerifyRecord(view, "tensor " + name, /*drop_pages=*/false);
+  return view;
+}
 
 void TensorFileReader::Release(const std::string& name) const {
   const at::Tensor& view = View(name);

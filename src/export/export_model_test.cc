@@ -1,6 +1,11 @@
 // Export end to end in the library: a DeepFM checkpoint is exported and the
 // scripted_model.pt it writes is loaded back with torch::jit::load and compared
 // with the model built from the checkpoint.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -10,11 +15,13 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include "artifacts/exported_model.h"
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/gen_data.h"
 #include "export/export_manifest.h"
+#include "common/staging.h"
 #include "common/strings.h"
 #include "common/test_support.h"
 #include "export/exporter.h"
@@ -287,6 +294,72 @@ TEST_F(ExportModelTest, CheckRunReadsTheTrainInputPath) {
   SavePipelineConfig(config_, config_path_);
   EXPECT_THAT(ErrorOf([&] { Export("export", {}); }), HasSubstr("missing_*.csv"));
   EXPECT_FALSE(fs::exists(dir_ / "export"));
+}
+
+// `tzrec export` killed with SIGKILL while it writes: the export dir never
+// appears, and the next export to the same place removes the staging
+// directory the killed one left and publishes a complete export.
+TEST_F(ExportModelTest, KilledExportLeavesNothingTheNextExportKeeps) {
+  const std::string export_dir = dir_ / "export";
+  int killed_while_staging = 0;
+  for (int attempt = 0; attempt < 3 && killed_while_staging == 0; ++attempt) {
+    const pid_t child = fork();
+    if (child == 0) {
+      const std::string binary = TZREC_BINARY;
+      execl(binary.c_str(), binary.c_str(), "export", "--pipeline_config_path", config_path_.c_str(), "--export_dir",
+            export_dir.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::string staging = export_dir + ".tmp-" + std::to_string(child);
+    // Killed once its staging directory holds a file.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool caught = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::error_code ec;
+      if (fs::is_directory(staging, ec) && !fs::is_empty(staging, ec) && !ec) {
+        caught = kill(child, SIGKILL) == 0;
+        break;
+      }
+      if (waitpid(child, nullptr, WNOHANG) == child) break;  // finished before it was caught
+      usleep(500);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (caught && WIFSIGNALED(status)) {
+      ++killed_while_staging;
+      EXPECT_TRUE(fs::exists(staging));
+      EXPECT_FALSE(fs::exists(export_dir));
+    } else {
+      fs::remove_all(export_dir);  // it finished: try again
+    }
+  }
+  ASSERT_EQ(killed_while_staging, 1) << "the export was never caught while writing";
+  Export("export", {});
+  EXPECT_NO_THROW(RequireCompleteExport(export_dir));
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_FALSE(ParseStagingName(entry.path().filename().string()).has_value())
+        << "left behind: " << entry.path().string();
+  }
+}
+
+TEST_F(ExportModelTest, CorruptScriptedModelIsRefusedOnLoad) {
+  const std::string export_dir = Export("export", {{"QUANT_EMB", "0"}});
+  EXPECT_NO_THROW(artifacts::ExportedModel::Load(export_dir, {}));
+  // One byte of the largest parameter flipped: same size, so the manifest's
+  // size check passes; only the entry's CRC-32 tells.
+  at::Tensor largest;
+  for (const auto& [name, tensor] : model_->StateDict()) {
+    if (!largest.defined() || tensor.nbytes() > largest.nbytes()) largest = tensor.contiguous();
+  }
+  const std::string model = export_dir + "/scripted_model.pt";
+  std::string bytes = ReadTextFile(model);
+  const size_t at = bytes.find(std::string(static_cast<const char*>(largest.data_ptr()), largest.nbytes()));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + largest.nbytes() / 2] ^= 0x01;
+  std::ofstream(model, std::ios::binary | std::ios::trunc) << bytes;
+  const std::string error = ErrorOf([&] { artifacts::ExportedModel::Load(export_dir, {}); });
+  EXPECT_THAT(error, HasSubstr(model + " is corrupted: record data/"));
+  EXPECT_THAT(error, HasSubstr("fails its CRC-32 check"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/staging.h"
 
 namespace tzrec::exporting {
 
@@ -78,7 +79,9 @@ std::unique_ptr<ExportStaging> ExportStaging::Begin(const std::string& export_di
     fs::create_directories(parent, ec);
     if (ec) Fail("cannot create {}: {}", parent.string(), ec.message());
   }
-  const std::string staging = fmt::format("{}.tmp-{}", export_dir, getpid());
+  // Staging directories of exports to the same place that were killed.
+  RemoveStaleStaging(export_dir);
+  const std::string staging = StagingPath(export_dir);
   fs::remove_all(staging, ec);  // left over from a killed run with the same pid
   if (!fs::create_directory(staging, ec) || ec) {
     Fail("cannot create staging directory {}: {}", staging, ec.message());
@@ -107,7 +110,20 @@ void ExportStaging::RemoveStaging() noexcept {
   }
 }
 
+namespace {
+
+// `relative` names something inside the export: no absolute path, no "..".
+void RequireInside(const std::string& relative, const std::string& export_dir) {
+  const fs::path p(relative);
+  bool inside = !p.is_absolute();
+  for (const fs::path& part : p) inside = inside && part != "..";
+  if (!inside) Fail("cannot write {} into export {}: the name leads out of it", relative, export_dir);
+}
+
+}  // namespace
+
 std::string ExportStaging::LocalPath(const std::string& relative) const {
+  RequireInside(relative, export_dir_);
   const fs::path path = fs::path(staging_dir_) / relative;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -116,6 +132,7 @@ std::string ExportStaging::LocalPath(const std::string& relative) const {
 }
 
 std::string ExportStaging::LocalDir(const std::string& relative) const {
+  RequireInside(relative, export_dir_);
   const fs::path path = relative.empty() ? fs::path(staging_dir_) : fs::path(staging_dir_) / relative;
   std::error_code ec;
   fs::create_directories(path, ec);

@@ -5,7 +5,8 @@
 // "<export_dir>.tmp-<pid>" beside export_dir; Publish() then moves the whole
 // directory into place with a rename(2) that refuses to replace an existing
 // path. An ExportStaging destroyed without Publish() (an error on the way)
-// removes what it wrote. Remote export dirs (s3://, oss://) are exported into a
+// removes what it wrote; one left by a killed export (its process gone) is
+// removed by the next export to the same export_dir (common/staging.h). Remote export dirs (s3://, oss://) are exported into a
 // local work directory first and uploaded by export/remote/; artifacts that
 // name their own final location (pipeline.config's asset paths) are then told
 // the remote URL through `published_dir`.

@@ -1,10 +1,14 @@
 #include "export/export_staging.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/staging.h"
 #include "common/test_support.h"
 
 namespace tzrec::exporting {
@@ -101,6 +105,39 @@ TEST(ExportStagingTest, CopyingAMissingFileNamesIt) {
   auto staging = ExportStaging::Begin(dir / "export");
   EXPECT_THAT(ErrorOf([&] { staging->CopyFile(dir / "missing.txt", "missing.txt"); }),
               HasSubstr(dir / "missing.txt"));
+}
+
+TEST(ExportStagingTest, StagingOfKilledExportsIsRemovedByTheNextExport) {
+  ScratchDir dir;
+  const std::string target = dir / "export";
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string killed = target + ".tmp-" + std::to_string(dead);
+  const std::string running = target + ".tmp-" + std::to_string(getppid());  // a live owner
+  WriteTextFile(killed + "/scripted_model.pt", "partial");
+  WriteTextFile(running + "/fg.json", "{}");
+  auto staging = ExportStaging::Begin(target);
+  EXPECT_EQ(staging->staging_dir(), StagingPath(target));
+  EXPECT_FALSE(fs::exists(killed));
+  EXPECT_TRUE(fs::exists(running + "/fg.json"));
+  staging->WriteFile("fg.json", "{}");
+  staging->Publish();
+  EXPECT_TRUE(fs::exists(target + "/fg.json"));
+  EXPECT_FALSE(fs::exists(target + "/scripted_model.pt"));  // nothing of the killed run's
+}
+
+TEST(ExportStagingTest, NamesLeadingOutOfTheExportAreRefused) {
+  ScratchDir dir;
+  auto staging = ExportStaging::Begin(dir / "export");
+  for (const std::string name : {"../escaped.txt", "user/../../escaped.txt", "/tmp/escaped.txt"}) {
+    EXPECT_THAT(ErrorOf([&] { staging->WriteFile(name, "x"); }),
+                HasSubstr("cannot write " + name + " into export " + dir / "export" + ": the name leads out of it"));
+  }
+  EXPECT_THAT(ErrorOf([&] { staging->LocalDir("sub/../.."); }), HasSubstr("leads out of it"));
+  EXPECT_FALSE(fs::exists(dir / "escaped.txt"));
+  staging->WriteFile("user/fg.json", "{}");  // an ordinary nested name
+  EXPECT_TRUE(fs::exists(staging->staging_dir() + "/user/fg.json"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/staging.h"
 #include "data/batch_iterator.h"
 #include "data/csv_reader.h"
 
@@ -148,8 +149,8 @@ FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
   // Both files appear under their final names only once both are complete.
   fs::create_directories(options.index_output_dir);
   const fs::path dir(options.index_output_dir);
-  const std::string suffix = ".tmp-" + std::to_string(::getpid());
-  const fs::path index_tmp = dir / ("faiss_index" + suffix), ids_tmp = dir / ("id_mapping" + suffix);
+  RemoveStaleStaging(dir.string(), [](const std::string& t) { return t == "faiss_index" || t == "id_mapping"; });
+  const fs::path index_tmp = StagingPath((dir / "faiss_index").string()), ids_tmp = StagingPath((dir / "id_mapping").string());
   try {
     faiss::write_index(index, index_tmp.c_str());
     std::ofstream ids(ids_tmp);

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/error.h"
+#include "common/staging.h"
 
 namespace tzrec::predict {
 
@@ -24,7 +25,8 @@ AtomicOutputFile::AtomicOutputFile(std::string path) : path_(std::move(path)) {
     fs::create_directories(parent, ec);
     if (ec) Fail("cannot create directory {} for predict_output_path: {}", parent.string(), ec.message());
   }
-  temp_path_ = path_ + ".tmp-" + std::to_string(::getpid());
+  RemoveStaleStaging(path_);  // left by killed runs writing the same output
+  temp_path_ = StagingPath(path_);
   file_ = std::fopen(temp_path_.c_str(), "wb");
   if (file_ == nullptr) Fail("cannot write {}: {}", temp_path_, std::strerror(errno));
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);

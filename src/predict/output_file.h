@@ -3,7 +3,9 @@
 // Content is written to "<path>.tmp-<pid>" beside the final path; Commit()
 // moves it into place, refusing to replace a file that exists by then. If the
 // object is destroyed without Commit (an error on the way), the temporary
-// file is removed, so a failed run never leaves a partial output behind.
+// file is removed, so a failed run never leaves a partial output behind; one
+// left by a killed run is removed by the next run writing the same path
+// (common/staging.h).
 #pragma once
 
 #include <cstdio>

@@ -1,6 +1,7 @@
 #include "predict/output_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/staging.h"
 
 namespace tzrec::predict {
 namespace {
@@ -86,6 +88,25 @@ TEST_F(OutputFileTest, PathTakenBeforeCommitIsNotReplaced) {
   }
   EXPECT_EQ(Read(path), "someone else's");
   EXPECT_EQ(EntriesIn(dir_), 1u);  // the temporary file is gone
+}
+
+TEST_F(OutputFileTest, TempFilesOfKilledRunsAreRemovedByTheNextRun) {
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const fs::path out = dir_ / "predict.csv";
+  const fs::path killed = dir_ / ("predict.csv.tmp-" + std::to_string(dead));
+  const fs::path running = dir_ / ("predict.csv.tmp-" + std::to_string(::getppid()));
+  const fs::path other = dir_ / ("other.csv.tmp-" + std::to_string(dead));
+  for (const fs::path& p : {killed, running, other}) std::ofstream(p) << "partial";
+  AtomicOutputFile file(out.string());
+  EXPECT_EQ(file.temp_path(), StagingPath(out.string()));
+  EXPECT_FALSE(fs::exists(killed));
+  EXPECT_TRUE(fs::exists(running));  // its owner is alive
+  EXPECT_TRUE(fs::exists(other));    // another output's
+  file.Write("a\n");
+  file.Commit();
+  EXPECT_EQ(Read(out), "a\n");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
+#include "common/staging.h"
 #include "config/pipeline_config.h"
 #include "export/export_manifest.h"
 #include "export/export_staging.h"
@@ -30,7 +31,11 @@ namespace {
 
 constexpr const char* kManifestFile = artifacts::kExportManifestFile;
 
-// The local directory an export with remote paths works in; removed with it.
+// The local directory an export with remote paths works in,
+// "<base>/tzrec-export-<stamp>.tmp-<pid>"; removed with it, or by a later
+// remote export when this one is killed.
+constexpr char kWorkDirPrefix[] = "tzrec-export-";
+
 class WorkDir {
  public:
   explicit WorkDir(const exporting::EnvLookup& env) {
@@ -39,8 +44,10 @@ class WorkDir {
     const fs::path base = cache && !cache->empty() ? fs::path(*cache) : fs::temp_directory_path(ec);
     fs::create_directories(base, ec);
     if (ec) Fail("LOCAL_CACHE_DIR {}: cannot create it: {}", base.string(), ec.message());
+    // Work directories of remote exports that were killed (their process gone).
+    RemoveStaleStaging(base.string(), [](const std::string& target) { return target.rfind(kWorkDirPrefix, 0) == 0; });
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = (base / ("tzrec-export-" + std::to_string(getpid()) + "-" + std::to_string(stamp))).string();
+    path_ = StagingPath((base / (kWorkDirPrefix + std::to_string(stamp))).string());
     if (!fs::create_directory(path_, ec) || ec) {
       Fail("cannot create work directory {}: {}", path_, ec.message());
     }

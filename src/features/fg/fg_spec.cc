@@ -98,9 +98,35 @@ InputRef ParseInput(const std::string& text, const std::string& where) {
   return ref;
 }
 
+// A vocab_file of an fg.json read from a file (an export's) names a file
+// beside it: absolute paths, ".." and symlinks leading out of that directory
+// are refused, so an fg.json from elsewhere cannot make tzrec read (and serve
+// the contents of) any other file.
+std::filesystem::path VocabPathInside(const std::string& vocab_file, const std::string& base_dir,
+                                      const std::string& where) {
+  namespace fs = std::filesystem;
+  const fs::path name(vocab_file);
+  if (name.empty() || name.is_absolute()) {
+    FailConfig("{}: vocab_file '{}' must name a file in {}, relative to it", where, vocab_file, base_dir);
+  }
+  for (const fs::path& part : name) {
+    if (part == "..") FailConfig("{}: vocab_file '{}' leads out of {} ('..')", where, vocab_file, base_dir);
+  }
+  const fs::path path = fs::path(base_dir) / name;
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  if (ec) FailConfig("{}: cannot open vocab_file {}", where, path.string());
+  const fs::path real_base = fs::canonical(base_dir, ec);
+  const auto mismatch = std::mismatch(real_base.begin(), real_base.end(), real.begin(), real.end());
+  if (ec || mismatch.first != real_base.end()) {
+    FailConfig("{}: vocab_file {} is a link to {}, outside {}", where, path.string(), real.string(), base_dir);
+  }
+  return path;
+}
+
 void LoadVocabFile(FeatureSpec& spec, const std::string& base_dir, const std::string& where) {
   std::filesystem::path path(*spec.vocab_file);
-  if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+  if (!base_dir.empty()) path = VocabPathInside(*spec.vocab_file, base_dir, where);
   std::ifstream in(path);
   if (!in) FailConfig("{}: cannot open vocab_file {}", where, path.string());
   std::vector<std::pair<std::string, int64_t>> vocab;
@@ -411,7 +437,8 @@ std::vector<FeatureSpec> LoadFgJson(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     FailConfig("{}: not valid JSON: {}", path, e.what());
   }
-  return ParseFgJsonWithBase(fg_json, path, std::filesystem::path(path).parent_path().string());
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return ParseFgJsonWithBase(fg_json, path, dir.empty() ? "." : dir);
 }
 
 }  // namespace tzrec::fg
