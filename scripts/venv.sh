@@ -8,10 +8,14 @@ cd "$(dirname "$0")/.."
 req=tests/requirements.txt
 key=$(cat "$req" tests/requirements-nodeps.txt | sha256sum | cut -c1-12)
 venv=${TZREC_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tzrec/venv-$key}
+mkdir -p "$(dirname "$venv")"
+# Test runners starting at once wait for one creation instead of racing
+# (each would remove what the other is installing).
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   echo "venv: creating $venv from $req" >&2
   rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     # Debian's python3 makes virtual environments with python3-venv.
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
