@@ -8,6 +8,10 @@
 
 #include "common/error.h"
 #include "config/model_type.h"
+#include "config/pipeline_config.h"
+#include "config/test_util.h"
+#include "features/feature_factory.h"
+#include "validation/summary.h"
 #include "validation/validate.h"
 #include "models/model.h"
 
@@ -39,6 +43,28 @@ TEST(ModelRegistryTest, EveryUpstreamModelIsBuiltOrRefusedByName) {
   for (const auto& [name, builder] : ModelBuilders()) {
     EXPECT_TRUE(upstream.count(name)) << name << " is built but is no ModelConfig entry";
   }
+}
+
+// validate_config's summary names the outputs the built model writes.
+TEST(ModelRegistryTest, SummaryOutputsAreTheModelsOutputs) {
+  ModelBuildOptions options;
+  options.embedded_inputs = true;  // no tables: the Criteo examples' would take gigabytes
+  int checked = 0;
+  for (const auto& name : testing::UpstreamConfigNames()) {
+    const protos::EasyRecConfig config = LoadPipelineConfig(testing::UpstreamConfigPath(name));
+    if (!IsSupportedModelType(ModelType(config.model_config()))) continue;
+    if (FamilyOf(ModelType(config.model_config())) == ModelFamily::kMatch) continue;  // towers: export
+    std::unique_ptr<Model> model;
+    try {
+      FeatureList features = CreateFeatures(config);
+      model = BuildModel(config, FeaturePointers(features), options);
+    } catch (const ConfigError&) {
+      continue;  // an example the validation tests show refused
+    }
+    EXPECT_EQ(PredictionOutputs(config), model->output_names()) << name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
 }
 
 }  // namespace

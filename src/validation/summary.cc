@@ -93,7 +93,23 @@ std::vector<std::string> PredictionOutputs(const protos::EasyRecConfig& config) 
     case protos::ModelConfig::kMmoe: AppendTaskOutputs(model.mmoe().task_towers(), out); break;
     case protos::ModelConfig::kDbmtl: AppendTaskOutputs(model.dbmtl().task_towers(), out); break;
     case protos::ModelConfig::kPle: AppendTaskOutputs(model.ple().task_towers(), out); break;
-    case protos::ModelConfig::kPepnet: AppendTaskOutputs(model.pepnet().task_towers(), out); break;
+    case protos::ModelConfig::kPepnet:
+      if (!model.pepnet().has_domain_input_name()) {
+        AppendTaskOutputs(model.pepnet().task_towers(), out);
+        break;
+      }
+      // One head per domain, loss by loss, domain by domain (as the model orders them).
+      for (const auto& tower : model.pepnet().task_towers()) {
+        for (const auto& loss : tower.losses()) {
+          pb::RepeatedPtrField<protos::LossConfig> one;
+          *one.Add() = loss;
+          for (uint32_t d = 0; d < model.pepnet().task_domain_num(); ++d) {
+            HeadOutputs(one, tower.num_class(), fmt::format("_{}_{}", tower.tower_name(), d), out);
+          }
+        }
+      }
+      break;
+    case protos::ModelConfig::kDc2Vr: AppendTaskOutputs(model.dc2vr().task_towers(), out); break;
     case protos::ModelConfig::kSimpleMultiTask:
       AppendTaskOutputs(model.simple_multi_task().task_towers(), out);
       break;
