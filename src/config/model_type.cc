@@ -59,6 +59,7 @@ const std::vector<std::string>& SupportedModelTypes() {
       "mmoe", "dbmtl",  "ple",         "dssm",
       "dssm_v2",
       "mind",
+      "dat",
       "mask_net",
       "wukong",
       "dcn_v1",

@@ -75,9 +75,9 @@ std::vector<const Feature*> SelectTowerFeatures(const protos::ModelConfig& model
   if (model_field == nullptr) FailConfig("model_config: no model type is set");
   const std::string type = model_field->name();
   if (tower != "user" && tower != "item") Fail("unknown tower '{}'; expected user or item", tower);
-  if (type != "dssm" && type != "dssm_v2" && type != "mind") {
-    FailConfig("model_config.{}: selecting tower features is supported for dssm, dssm_v2 and "
-               "mind",
+  if (type != "dssm" && type != "dssm_v2" && type != "mind" && type != "dat") {
+    FailConfig("model_config.{}: selecting tower features is supported for dssm, dssm_v2, mind "
+               "and dat",
                type);
   }
   const std::string context = fmt::format("model_config.{}.{}_tower", type, tower);
@@ -89,6 +89,14 @@ std::vector<const Feature*> SelectTowerFeatures(const protos::ModelConfig& model
         model_config, TowerField(model_config, tower, "history_input"),
         context + ".history_input");
     for (const Feature* f : FeaturesInGroups(features, {&history})) selected.push_back(f);
+  }
+  if (type == "dat") {
+    // A DAT tower also reads its augment_input group (the augmented vector);
+    // a feature already in `input` is not repeated.
+    const auto& augment = FindFeatureGroup(
+        model_config, TowerField(model_config, tower, "augment_input"),
+        context + ".augment_input");
+    selected = FeaturesInGroups(features, {&input, &augment});
   }
   return selected;
 }

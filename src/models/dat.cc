@@ -126,6 +126,12 @@ std::unique_ptr<Model> BuildDAT(const ModelContext& context) {
                                        context.options.table_storage);
   model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
   model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
+  // The mimic losses join the task's loss in training; eval-mode predictions
+  // lack their inputs, so DATMimicLosses adds nothing there.
+  model->SetTrainingLosses(
+      [cfg](const c10::Dict<std::string, at::Tensor>& predictions, const at::Tensor& sample_weight) {
+        return DATMimicLosses(cfg, predictions, sample_weight);
+      });
   return model;
 }
 

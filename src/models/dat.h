@@ -9,12 +9,8 @@
 // losses read, named as upstream's predictions: user_augment,
 // item_augment, and the detached user_tower_emb / item_tower_emb; DATMimicLosses
 // turns them into amm_loss_u and amm_loss_i, to be added to the
-// softmax_cross_entropy loss.
-//
-// Not in ModelBuilders yet: the trainer has no way to add a model's own
-// losses (DATMimicLosses), and export's tower feature selection does not
-// read augment_input; registered without those, DAT would train without its
-// mimic losses.
+// softmax_cross_entropy loss: BuildDAT sets them as the model's
+// TrainingLosses. Exported towers read their input and augment_input groups.
 #pragma once
 
 #include <map>

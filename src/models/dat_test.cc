@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "features/export_features.h"
+#include "models/match_model.h"
 #include "models/model_test_util.h"
 
 namespace tzrec::models {
@@ -43,7 +45,7 @@ model_config {
   return ParsePipelineConfigText(text, "small_dat.config");
 }
 
-// DAT is built through its builder directly: it is not in the registry yet.
+// Built through the registry, as train_eval builds it.
 struct Built {
   protos::EasyRecConfig config;
   FeatureList features;
@@ -54,13 +56,14 @@ Built Build(protos::EasyRecConfig config) {
   Built b{std::move(config), {}, nullptr};
   b.features = CreateFeatures(b.config);
   std::vector<const Feature*> pointers = FeaturePointers(b.features);
-  b.model = BuildDAT(ModelContext{b.config, pointers, {}});
+  b.model = BuildModel(b.config, pointers);
   return b;
 }
 
+// The tower as export builds it.
 std::unique_ptr<Model> Tower(const Built& b, const std::string& tower) {
   std::vector<const Feature*> pointers = FeaturePointers(b.features);
-  return BuildDATTower(ModelContext{b.config, pointers, {}}, tower);
+  return BuildMatchTower(b.config, pointers, tower, {});
 }
 
 // Each user clicks one item: item = (7 * user + 3) mod kIds.
@@ -170,6 +173,47 @@ TEST(DATTest, MimicLossesAsUpstream) {
   EXPECT_TRUE(DATMimicLosses(dat, eval, at::Tensor()).empty());
 }
 
+// The model's own training losses are the mimic losses, in training only;
+// the trainer adds them to softmax_cross_entropy.
+TEST(DATTest, TrainingLossesAreTheMimicLosses) {
+  auto b = Build(Config("in_batch_negative: true temperature: 0.5"));
+  EXPECT_EQ(b.model->type(), "dat");
+  const protos::DAT& dat = b.config.model_config().dat();
+  TensorMap batch = Batch(6);
+  b.model->SetTraining(true);
+  auto train = b.model->Forward(batch);
+  const at::Tensor w = at::tensor({1.0f, 2.0f, 0.0f, 1.0f, 3.0f, 0.5f});
+  for (const at::Tensor& weight : {at::Tensor(), w}) {
+    auto losses = b.model->TrainingLosses(train, weight);
+    auto expected = DATMimicLosses(dat, train, weight);
+    ASSERT_EQ(losses.size(), 2u);
+    for (const std::string name : {"amm_loss_u", "amm_loss_i"}) {
+      EXPECT_TRUE(at::allclose(losses.at(name), expected.at(name))) << name;
+      EXPECT_TRUE(losses.at(name).requires_grad()) << name;
+    }
+  }
+  b.model->SetTraining(false);
+  EXPECT_TRUE(b.model->TrainingLosses(b.model->Forward(batch), at::Tensor()).empty());
+}
+
+// Export serves each tower with its input and augment_input groups' features.
+TEST(DATTest, ExportedTowersReadInputAndAugmentFeatures) {
+  auto config = Config();
+  config.mutable_model_config()->mutable_feature_groups(2)->add_feature_names("price");
+  const FeatureList features = CreateFeatures(config);
+  const auto sets = ExportFeatureSets(config.model_config(), FeaturePointers(features));
+  ASSERT_EQ(sets.size(), 2u);
+  auto names = [](const std::vector<const Feature*>& fs) {
+    std::vector<std::string> out;
+    for (const Feature* f : fs) out.push_back(f->name());
+    return out;
+  };
+  EXPECT_EQ(sets[0].subdir, "user");
+  EXPECT_EQ(names(sets[0].features), (std::vector<std::string>{"user_id", "price"}));
+  EXPECT_EQ(sets[1].subdir, "item");
+  EXPECT_EQ(names(sets[1].features), (std::vector<std::string>{"item_id", "price"}));
+}
+
 TEST(DATTest, TowersShareNamesAndReproduceTheSimilarity) {
   auto b = Build(Config("in_batch_negative: true temperature: 0.5"));
   TensorMap state;
@@ -222,7 +266,7 @@ TEST(DATTest, LearnsInBatchRetrievalWithMimicLosses) {
       m.SetTraining(true);
       auto predictions = m.Forward(Batch(32));
       at::Tensor loss = at::cross_entropy_loss(predictions.at("similarity"), at::arange(32));
-      for (const auto& [name, mimic] : DATMimicLosses(b.config.model_config().dat(), predictions, at::Tensor())) {
+      for (const auto& [name, mimic] : m.TrainingLosses(predictions, at::Tensor())) {
         loss = loss + mimic;
       }
       optimizer.Step(loss);

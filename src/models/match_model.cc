@@ -5,6 +5,7 @@
 #include "models/dssm.h"
 #include "models/dssm_v2.h"
 #include "models/mind.h"
+#include "models/dat.h"
 #include "models/modules/jit_module.h"
 
 namespace tzrec::models {
@@ -81,6 +82,7 @@ std::unique_ptr<Model> BuildMatchTower(const protos::EasyRecConfig& config,
   if (type == "dssm") return BuildDSSMTower(context, tower);
   if (type == "dssm_v2") return BuildDSSMV2Tower(context, tower);
   if (type == "mind") return BuildMINDTower(context, tower);
+  if (type == "dat") return BuildDATTower(context, tower);
   FailConfig("model_config.{}: exporting its {} tower is not available in tzrec yet", type, tower);
 }
 

@@ -19,6 +19,7 @@
 #include "models/dssm.h"
 #include "models/dssm_v2.h"
 #include "models/mind.h"
+#include "models/dat.h"
 #include "models/mask_net.h"
 #include "models/multi_tower.h"
 #include "models/multi_tower_din.h"
@@ -46,6 +47,7 @@ const std::map<std::string, ModelBuilder>& ModelBuilders() {
       {"dssm", &BuildDSSM},
       {"dssm_v2", &BuildDSSMV2},
       {"mind", &BuildMIND},
+      {"dat", &BuildDAT},
       {"mask_net", &BuildMaskNet},
       {"multi_tower", &BuildMultiTower},
       {"multi_tower_din", &BuildMultiTowerDIN},

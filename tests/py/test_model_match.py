@@ -14,10 +14,17 @@ written from upstream TorchEasyRec's definition of each model.
   drawn with torch.randn on every call, as upstream does in inference too:
   seeding torch before the exported tower and before the recomputation makes
   both draw the same logits.
+- DAT: DSSM whose towers also read an augment_input group (the augmented
+  vector) beside their input; in training the Adaptive-Mimic Mechanism losses
+  amm_loss_u / amm_loss_i pull each normalised augmented vector towards the
+  other tower's detached embedding. Checked with and without sample weights,
+  the logged losses recomputed from a checkpoint as upstream's DAT.loss does.
 
 TZREC_BINARY names the tzrec binary.
 """
+import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -25,7 +32,7 @@ import unittest
 import torch
 import torch.nn.functional as F
 
-from tzrec_cli import load_dcp, random_inputs, run, small_config_head
+from tzrec_cli import load_dcp, random_inputs, read_csv, run, small_config_head
 
 BAGS = "model.embedding_group.emb_impls.__BASE__.ebc.embedding_bags."
 
@@ -299,6 +306,190 @@ class MINDTest(unittest.TestCase):
             # Another draw of the routing logits moves the interests.
             torch.manual_seed(7)
             self.assertFalse(torch.allclose(user(data)["user_tower_emb"], interests))
+
+
+DAT_MODEL = """
+model_config {{
+  feature_groups {{ group_name: "user" feature_names: "user_id" feature_names: "age" group_type: DEEP }}
+  feature_groups {{ group_name: "item" feature_names: "item_id" feature_names: "tags" feature_names: "price" group_type: DEEP }}
+  feature_groups {{ group_name: "user_augment" feature_names: "user_id" group_type: DEEP }}
+  feature_groups {{ group_name: "item_augment" feature_names: "item_id" group_type: DEEP }}
+  dat {{
+    user_tower {{ input: "user" augment_input: "user_augment" mlp {{ hidden_units: [16, 12] }} }}
+    item_tower {{ input: "item" augment_input: "item_augment" mlp {{ hidden_units: [16] }} }}
+    output_dim: 8
+    amm_u_weight: 0.5
+    amm_i_weight: 0.25
+    similarity: COSINE
+    temperature: 0.2
+    in_batch_negative: true
+  }}
+  metrics {{ recall_at_k {{ top_k: 1 }} }}
+  losses {{ softmax_cross_entropy {{}} }}
+}}
+"""
+
+
+class _DATCheck:
+    """Trains DAT with tzrec (one reader worker: batch k is rows 64k.. of
+    train.csv; every step logged), exports it in FP32 and checks the towers
+    and the training log against upstream's definition."""
+
+    WEIGHT = None  # data_config.sample_weight_fields[0], when set
+    AMM_U, AMM_I, TEMPERATURE = 0.5, 0.25, 0.2
+    # As upstream's example: user_id / item_id feed both their tower's input
+    # and augment groups (one table each); the augment width (8) is output_dim.
+    GROUPS = {"user": [("user_id", "sum"), ("age", "dense")],
+              "item": [("item_id", "sum"), ("tags", "mean"), ("price", "dense")]}
+    AUGMENT = {"user": "user_id", "item": "item_id"}
+    SPARSE = {"user_id": 50, "item_id": 40, "tags": 30}
+    DENSE = ["age", "price"]
+
+    @classmethod
+    def setUpClass(cls):
+        extra = "num_workers: 1"
+        if cls.WEIGHT:
+            extra += f' sample_weight_fields: "{cls.WEIGHT}"'
+        head = small_config_head("clk", 64, data_extra=extra)
+        head = head.replace("num_steps: 6", "num_steps: 6\n  log_step_count_steps: 1")
+        cls.root = tempfile.mkdtemp(prefix="tzrec_dat_")
+        config_path = os.path.join(cls.root, "pipeline.config")
+        with open(config_path, "w") as f:
+            f.write((head + DAT_MODEL).format(root=cls.root))
+        run(["gen_data", "--pipeline_config_path", config_path,
+             "--output_dir", os.path.join(cls.root, "data"), "--num_rows", "500", "--seed", "7"])
+        cls.train_log = run(["train_eval", "--pipeline_config_path", config_path]).stderr
+        cls.export_dir = os.path.join(cls.root, "export")
+        run(["export", "--pipeline_config_path", config_path, "--export_dir", cls.export_dir],
+            env_extra={"QUANT_EMB": "0"})
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def state(self, step=None):
+        model_dir = os.path.join(self.root, "model")
+        if step is None:
+            step = max(int(d.split("-")[-1]) for d in os.listdir(model_dir) if d.startswith("model.ckpt-"))
+        return load_dcp(os.path.join(model_dir, f"model.ckpt-{step}", "model"))
+
+    @staticmethod
+    def bags(tower):
+        return f"model.{tower}_tower.embedding_group.emb_impls.__BASE__.ebc.embedding_bags."
+
+    def reference_tower(self, state, tower, data):
+        """Upstream's DATTower: (tower output, augmented vector), where the
+        output is F.normalize(output(MLP(cat([input group, augment group]))))."""
+        parts = []
+        for name, kind in self.GROUPS[tower]:
+            if kind == "dense":
+                parts.append(data[f"{name}.values"])
+            else:
+                parts.append(pooled(state, self.bags(tower), name, data, mean=kind == "mean"))
+        augment = pooled(state, self.bags(tower), self.AUGMENT[tower], data)
+        prefix = f"model.{tower}_tower."
+        x = mlp(state, prefix + "mlp.", torch.cat(parts + [augment], 1))
+        x = F.linear(x, state[prefix + "output.weight"], state[prefix + "output.bias"])
+        return F.normalize(x, p=2.0, dim=1), augment
+
+    def test_checkpoint_has_upstream_names(self):
+        names = {k for k in self.state() if k.startswith("model.")}
+        expected = {self.bags("user") + "user_id_emb.weight",
+                    self.bags("item") + "item_id_emb.weight", self.bags("item") + "tags_emb.weight"}
+        for tower, layers in (("user", 2), ("item", 1)):
+            for i in range(layers):
+                expected |= {f"model.{tower}_tower.mlp.mlp.{i}.perceptron.0.{p}" for p in ("weight", "bias")}
+            expected |= {f"model.{tower}_tower.output.{p}" for p in ("weight", "bias")}
+        self.assertEqual(names, expected)
+
+    def test_towers_match_the_recomputed_forward(self):
+        state = self.state()
+        data = random_inputs(self.SPARSE, self.DENSE, 24, seed=11)
+        with torch.no_grad():
+            for tower in ("user", "item"):
+                model = torch.jit.load(os.path.join(self.export_dir, tower, "scripted_model.pt")).eval()
+                out = model(data)
+                self.assertEqual(set(out), {f"{tower}_tower_emb"})
+                emb = out[f"{tower}_tower_emb"]
+                self.assertEqual(emb.dtype, torch.float32)
+                self.assertEqual(tuple(emb.shape), (24, 8))
+                ref, _ = self.reference_tower(state, tower, data)
+                torch.testing.assert_close(emb, ref, rtol=1e-5, atol=1e-5)
+                self.assertGreater(float(emb.std(0).sum()), 0.0)
+                # The tower holds its own tables only, under the model's names
+                # (upstream's TowerWrapper keeps the <tower>_tower attribute).
+                params = {n for n, _ in model.named_parameters() if "embedding_bags" in n}
+                own = {n[len("model."):] for n in state if n.startswith(self.bags(tower))}
+                self.assertEqual(params, own)
+
+    def logged_losses(self, step):
+        line = [line for line in self.train_log.splitlines() if re.search(rf"\bstep {step} epoch", line)]
+        self.assertTrue(line, self.train_log[-2000:])
+        losses = {name: float(value) for name, value in
+                  re.findall(r" ([a-z0-9_]+):(-?[0-9.]+)(?=\s|$)", line[0])}
+        losses.pop("sparse", None)
+        losses.pop("dense", None)
+        total = float(re.search(r"total_loss: (-?[0-9.]+)", line[0]).group(1))
+        return losses, total
+
+    def expected_losses(self, state, rows, header):
+        """Upstream's DAT.predict (training mode) and DAT.loss on `rows`."""
+        col = {name: i for i, name in enumerate(header)}
+        data = {}
+        for name in self.SPARSE:
+            cells = [row[col[name]] for row in rows]
+            values = [[int(v) for v in cell.split("\x03")] if cell else [] for cell in cells]
+            data[f"{name}.values"] = torch.tensor([v for vs in values for v in vs], dtype=torch.int64)
+            data[f"{name}.lengths"] = torch.tensor([len(vs) for vs in values], dtype=torch.int64)
+        for name in self.DENSE:
+            data[f"{name}.values"] = torch.tensor([[float(row[col[name]])] for row in rows])
+        user_emb, user_augment = self.reference_tower(state, "user", data)
+        item_emb, item_augment = self.reference_tower(state, "item", data)
+        sim = user_emb @ item_emb.t() / self.TEMPERATURE
+        batch = sim.size(0)
+        weighted = self.WEIGHT is not None
+        dims = 1 if weighted else (0, 1)
+        losses = {
+            "softmax_cross_entropy": F.cross_entropy(sim, torch.arange(batch),
+                                                     reduction="none" if weighted else "mean"),
+            "amm_loss_u": self.AMM_U * torch.sum(torch.square(
+                F.normalize(user_augment, p=2.0, dim=1) - item_emb[:batch]), dim=dims),
+            "amm_loss_i": self.AMM_I * torch.sum(torch.square(
+                F.normalize(item_augment[:batch], p=2.0, dim=1) - user_emb), dim=dims),
+        }
+        if weighted:
+            w = torch.tensor([float(row[col[self.WEIGHT]]) for row in rows])
+            # div_no_nan(mean(loss * w), mean(w))
+            losses = {k: torch.mean(v * w) / torch.mean(w) for k, v in losses.items()}
+        return {k: float(v) for k, v in losses.items()}
+
+    def test_training_losses_match_upstream_definition(self):
+        # Step 4 trains on rows 256..319 with the parameters model.ckpt-3 holds.
+        header, rows = read_csv(os.path.join(self.root, "data", "train.csv"))
+        with torch.no_grad():
+            expected = self.expected_losses(self.state(3), rows[256:320], header)
+        logged, total = self.logged_losses(4)
+        self.assertEqual(set(logged), {"softmax_cross_entropy", "amm_loss_u", "amm_loss_i"})
+        for name, value in expected.items():
+            # The log prints 5 decimals; the amm sums run over 64 x 8 values.
+            self.assertAlmostEqual(logged[name], value, delta=2e-5 + 2e-6 * abs(value), msg=name)
+        self.assertGreater(logged["amm_loss_u"], 0.0)
+        # Upstream optimises the plain sum of the losses.
+        self.assertAlmostEqual(total, sum(logged.values()), delta=4e-5)
+
+    def test_eval_has_no_mimic_losses(self):
+        with open(os.path.join(self.root, "model", "train_eval_result_v2.txt")) as f:
+            last = json.loads(f.read().splitlines()[-1])
+        self.assertIn("softmax_cross_entropy", last)
+        self.assertFalse([k for k in last if "amm" in k], last)
+
+
+class DATTest(_DATCheck, unittest.TestCase):
+    pass
+
+
+class DATSampleWeightTest(_DATCheck, unittest.TestCase):
+    WEIGHT = "w"
 
 
 if __name__ == "__main__":
