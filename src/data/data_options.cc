@@ -141,7 +141,7 @@ DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& dc) {
   return options;
 }
 
-void SetNegativeSampler(const protos::DataConfig& dc, const std::vector<std::string>& negative_features,
+void SetNegativeSampler(const protos::DataConfig& dc, const std::vector<const Feature*>& features,
                         bool for_eval, uint64_t seed, DataParserOptions& options) {
   if (dc.sampler_case() == protos::DataConfig::SAMPLER_NOT_SET) return;
   if (dc.sampler_case() != protos::DataConfig::kNegativeSampler) {
@@ -150,13 +150,17 @@ void SetNegativeSampler(const protos::DataConfig& dc, const std::vector<std::str
                "and predict of such a model work)",
                field->name());
   }
+  std::vector<std::string> negative_features;
+  for (const Feature* feature : features) {
+    if (feature->gets_sampled_rows()) negative_features.push_back(feature->name());
+  }
   if (negative_features.empty()) {
     FailConfig("data_config.negative_sampler.attr_fields: no feature reads them, so sampled items "
                "would reach no item tower");
   }
-  if (dc.force_base_data_group()) {
-    FailConfig("data_config.force_base_data_group with a negative_sampler is not supported yet");
-  }
+  // force_base_data_group changes only where the sampled features' tables
+  // live (__BASE__), not their rows: upstream pads the other features with
+  // empty rows and its models cut them off again; here they keep B rows.
   options.negative_sampler = std::make_shared<NegativeSampler>(dc.negative_sampler(), for_eval);
   options.negative_features = negative_features;
   options.seed = seed;

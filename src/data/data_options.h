@@ -9,6 +9,7 @@
 #include "config/protos/data.pb.h"
 #include "config/protos/pipeline.pb.h"
 #include "data/batch_iterator.h"
+#include "features/feature.h"
 #include "features/fg/fg_engine.h"
 
 namespace tzrec::data {
@@ -35,11 +36,13 @@ char MultiValueSeparator(const protos::DataConfig& data_config);
 DataParserOptions DataParserOptionsFromConfig(const protos::DataConfig& data_config);
 
 // Train and eval batches of a config with data_config.negative_sampler draw
-// sampled negatives for `negative_features` (the __NEG__ data group); predict
-// and export never sample. Other samplers (negative_sampler_v2,
-// hard_negative_sampler[_v2], tdm_sampler) are refused by name.
-void SetNegativeSampler(const protos::DataConfig& data_config,
-                        const std::vector<std::string>& negative_features, bool for_eval,
-                        uint64_t seed, DataParserOptions& options);
+// sampled negatives for those of `features` that read its attr_fields
+// (Feature::gets_sampled_rows: the __NEG__ data group, or __BASE__ with
+// force_base_data_group): B + num_sample rows; every other feature, label and
+// weight keeps B. Predict and export never sample. Other samplers
+// (negative_sampler_v2, hard_negative_sampler[_v2], tdm_sampler) are refused
+// by name.
+void SetNegativeSampler(const protos::DataConfig& data_config, const std::vector<const Feature*>& features,
+                        bool for_eval, uint64_t seed, DataParserOptions& options);
 
 }  // namespace tzrec::data

@@ -53,18 +53,32 @@ DataParser::DataParser(const fg::FgEngine* engine, DataParserOptions options)
   for (const fg::FeatureSpec& spec : engine_->specs()) {
     if (wanted.count(spec.name)) specs.push_back(spec);
   }
-  negative_engine_ = std::make_unique<fg::FgEngine>(std::move(specs), engine_->options());
+  // A sampled row holds the attr_fields only: a feature reading anything else
+  // (a cross of user and item fields, under force_base_data_group) has
+  // nothing to read there.
   const std::vector<std::string>& attrs = options_.negative_sampler->attr_fields();
-  for (const std::string& column : negative_engine_->input_columns()) {
-    if (std::find(attrs.begin(), attrs.end(), column) == attrs.end()) {
-      FailConfig("data_config.negative_sampler.attr_fields: a sampled item feature reads column '{}', "
-                 "which is not one of them",
-                 column);
+  const bool encoded = engine_->options().mode == fg::FgMode::kEncoded;
+  for (const fg::FeatureSpec& spec : specs) {
+    std::vector<std::string> columns;
+    if (encoded) {
+      columns.push_back(spec.name);
+    } else {
+      for (const fg::InputRef& in : spec.inputs) {
+        if (in.side != "const" && in.side != "feature") columns.push_back(in.column);
+      }
+    }
+    for (const std::string& column : columns) {
+      if (std::find(attrs.begin(), attrs.end(), column) == attrs.end()) {
+        FailConfig("data_config.negative_sampler.attr_fields: feature '{}' gets sampled items but also reads "
+                   "column '{}', which is not one of them",
+                   spec.name, column);
+      }
     }
   }
+  negative_engine_ = std::make_unique<fg::FgEngine>(std::move(specs), engine_->options());
 }
 
-// The sampler's rows through the __NEG__ features, appended to the batch's own.
+// The sampler's rows through the sampled features, appended to the batch's own.
 void DataParser::AddNegatives(const RowBatch& rows, const std::vector<int64_t>& keep, TensorMap& out) {
   NegativeSampler& sampler = *options_.negative_sampler;
   const int col = rows.ColumnIndex(sampler.item_id_field());

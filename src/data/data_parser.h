@@ -29,9 +29,10 @@ using TensorMap = std::unordered_map<std::string, at::Tensor>;
 struct DataParserOptions {
   std::vector<std::string> label_fields;
   std::vector<std::string> sample_weight_fields;
-  // Match models trained against sampled negatives: each batch's features of
-  // the __NEG__ data group (`negative_features`) get the sampler's rows after
-  // the batch's own (B + num_sample rows; every other tensor keeps B).
+  // Match models trained against sampled negatives: each batch's features
+  // reading the sampler's attr_fields (`negative_features`: the __NEG__ data
+  // group, or __BASE__ with force_base_data_group) get the sampler's rows
+  // after the batch's own (B + num_sample rows; every other tensor keeps B).
   std::shared_ptr<NegativeSampler> negative_sampler;
   std::vector<std::string> negative_features;
   uint64_t seed = 0;

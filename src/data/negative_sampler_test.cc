@@ -2,12 +2,18 @@
 
 #include <map>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "common/test_support.h"
+#include "config/pipeline_config.h"
 #include "data/batch_iterator.h"
+#include "data/data_options.h"
+#include "features/feature_factory.h"
+#include "features/fg/fg_spec.h"
+#include "features/fg_json.h"
 
 namespace tzrec::data {
 namespace {
@@ -193,6 +199,119 @@ TEST_F(NegativeSamplerTest, BadSampledValuesNameTheTableLine) {
     EXPECT_THAT(e.what(), HasSubstr(table + ":3"));
     EXPECT_THAT(e.what(), HasSubstr("item_id"));
   }
+}
+
+// data_config.force_base_data_group with a negative sampler (upstream's
+// dssm_v2_taobao), from the config as train_eval reads it.
+class ForceBaseDataGroupTest : public NegativeSamplerTest {
+ protected:
+  // uid and pid are user/context side, item_id and cate read the sampler's
+  // attr_fields, click_seq__item_id is a user-side sequence of items.
+  protos::EasyRecConfig Config(const std::string& extra_features = "") {
+    return ParsePipelineConfigText(fmt::format(R"(
+      data_config {{
+        batch_size: 2 label_fields: "label" fg_mode: FG_DAG with_header: true
+        force_base_data_group: true
+        negative_sampler {{
+          input_path: "{}" num_sample: 3 attr_fields: ["item_id", "cate"] item_id_field: "item_id"
+        }}
+      }}
+      feature_configs {{ id_feature {{ feature_name: "uid" expression: "user:uid" hash_bucket_size: 100 }} }}
+      feature_configs {{ id_feature {{ feature_name: "pid" expression: "context:pid" hash_bucket_size: 10 }} }}
+      feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" num_buckets: 10 }} }}
+      feature_configs {{ id_feature {{ feature_name: "cate" expression: "item:cate" hash_bucket_size: 50 }} }}
+      feature_configs {{ sequence_feature {{
+        sequence_name: "click_seq" sequence_length: 5 sequence_delim: "|"
+        features {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" num_buckets: 10 }} }}
+      }} }}
+      {})",
+                                                   Write("items", kTable), extra_features));
+  }
+  // train_eval's path: features, fg.json, FG engine, parser options.
+  std::unique_ptr<BatchIterator> Iterator(const protos::EasyRecConfig& config, const FeatureList& features) {
+    const auto pointers = FeaturePointers(features);
+    auto engine = std::make_shared<fg::FgEngine>(
+        fg::ParseFgJson(nlohmann::json::parse(CreateFgJson(pointers).dump()), "test"),
+        FgEngineOptionsFromConfig(config));
+    DataParserOptions parser = DataParserOptionsFromConfig(config.data_config());
+    SetNegativeSampler(config.data_config(), pointers, /*for_eval=*/false, 1, parser);
+    const std::string csv = Write("rows.csv", "label,uid,pid,item_id,cate,click_seq__item_id\n"
+                                              "1,a,p1,1,c1,1|2\n"
+                                              "0,b,p2,2,c2,4\n");
+    return std::make_unique<BatchIterator>(BatchIteratorOptionsFromConfig(config.data_config(), csv, 1, false),
+                                           engine, std::move(parser));
+  }
+};
+
+// Every feature stays in __BASE__ (tables at upstream's __BASE__ names), yet
+// the item features get the sampled items after the B label rows, as with
+// __NEG__; user-side features keep B rows (upstream pads them with empty rows
+// and cuts them off again in the model).
+TEST_F(ForceBaseDataGroupTest, SampledItemsFollowTheBatchOnItemFeaturesOnly) {
+  const protos::EasyRecConfig config = Config();
+  const FeatureList features = CreateFeatures(config);
+  std::vector<std::string> sampled;
+  for (const auto& f : features) {
+    EXPECT_EQ(f->data_group(), kBaseDataGroup) << f->name();
+    if (f->gets_sampled_rows()) sampled.push_back(f->name());
+  }
+  EXPECT_THAT(sampled, ::testing::ElementsAre("item_id", "cate"));
+
+  auto it = Iterator(config, features);
+  Batch b;
+  ASSERT_TRUE(it->Next(&b));
+  EXPECT_EQ(b.batch_size, 2);
+  EXPECT_EQ(b.inputs.at("label").size(0), 2);
+  EXPECT_EQ(b.inputs.at("uid.lengths").size(0), 2);
+  EXPECT_EQ(b.inputs.at("pid.lengths").size(0), 2);
+  EXPECT_EQ(b.inputs.at("click_seq__item_id.lengths").size(0), 2);
+  EXPECT_EQ(b.inputs.at("click_seq__item_id.values").size(0), 3);
+  const at::Tensor ids = b.inputs.at("item_id.values");
+  ASSERT_EQ(b.inputs.at("item_id.lengths").size(0), 5);
+  ASSERT_EQ(ids.size(0), 5);
+  EXPECT_EQ(ids[0].item<int64_t>(), 1);
+  EXPECT_EQ(ids[1].item<int64_t>(), 2);
+  for (int64_t r = 2; r < 5; ++r) {
+    const int64_t id = ids[r].item<int64_t>();
+    EXPECT_TRUE(id == 1 || id == 2 || id == 4) << id;  // table items, weight 0 excluded
+  }
+  ASSERT_EQ(b.inputs.at("cate.lengths").size(0), 5);
+  // A sampled item's cate is the table's: c<id> hashed as the batch's c1, c2 are.
+  const at::Tensor cates = b.inputs.at("cate.values");
+  ASSERT_EQ(cates.size(0), 5);
+  for (int64_t r = 2; r < 5; ++r) {
+    const int64_t id = ids[r].item<int64_t>();
+    if (id == 1 || id == 2) EXPECT_EQ(cates[r].item<int64_t>(), cates[id - 1].item<int64_t>()) << r;
+  }
+}
+
+// A cross of user and item fields stays in __BASE__ too, but a sampled row has
+// only the attr_fields to give it: refused naming the feature and the column.
+TEST_F(ForceBaseDataGroupTest, CrossOfUserAndSampledFieldsIsRefusedByName) {
+  const protos::EasyRecConfig config = Config(R"(
+      feature_configs { combo_feature { feature_name: "uid_cate" expression: ["user:uid", "item:cate"]
+                                        hash_bucket_size: 10 } })");
+  const FeatureList features = CreateFeatures(config);
+  const std::string error = testing::ErrorOf([&] {
+    auto it = Iterator(config, features);
+    Batch b;
+    it->Next(&b);
+  });
+  EXPECT_THAT(error, HasSubstr("data_config.negative_sampler.attr_fields: feature 'uid_cate' gets sampled items "
+                               "but also reads column 'uid'"));
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+// No feature reads attr_fields: said so, whatever force_base_data_group says.
+TEST_F(ForceBaseDataGroupTest, AttrFieldsNoFeatureReadsAreNamed) {
+  protos::EasyRecConfig config = Config();
+  config.mutable_data_config()->mutable_negative_sampler()->clear_attr_fields();
+  config.mutable_data_config()->mutable_negative_sampler()->add_attr_fields("brand");
+  const FeatureList features = CreateFeatures(config);
+  DataParserOptions parser;
+  const std::string error = testing::ErrorOf(
+      [&] { SetNegativeSampler(config.data_config(), FeaturePointers(features), false, 1, parser); });
+  EXPECT_THAT(error, HasSubstr("data_config.negative_sampler.attr_fields: no feature reads them"));
 }
 
 }  // namespace

@@ -152,6 +152,11 @@ class Feature {
   void set_is_user_feature(bool value) { is_user_feature_ = value; }
   const std::string& data_group() const { return data_group_; }
   bool is_neg() const { return is_neg_; }
+  // Train and eval batches give the feature the negative sampler's rows after
+  // the batch's own (B + num_sample rows): it reads the sampler's attr_fields
+  // and is no cross of user and item fields (__CNEG__, not supported). Holds
+  // in __NEG__ and, with data_config.force_base_data_group, in __BASE__.
+  bool gets_sampled_rows() const { return is_neg_ && data_group_ != kCrossNegDataGroup; }
   // Marks the feature as reading negative-sampler fields.
   virtual void set_is_neg(bool value);
   void set_data_group(const std::string& group) { data_group_ = group; }

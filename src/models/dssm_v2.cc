@@ -89,9 +89,10 @@ std::unique_ptr<Model> BuildDSSMV2(const ModelContext& context) {
   AddChild(root, "user_tower", BuildTower(model_config, embedding.layout, "user"));
   AddChild(root, "item_tower", BuildTower(model_config, embedding.layout, "item"));
   // Upstream slices the user group to the label batch because, with
-  // force_base_data_group, user features also get rows for the sampled
-  // items; tzrec's pipeline gives user features the batch's rows only, so
-  // the slice would be the identity and is left out.
+  // force_base_data_group, user features are padded with empty rows for the
+  // sampled items; tzrec's pipeline gives them the batch's B rows only (and
+  // the embedding group refuses a group mixing sampled and unsampled
+  // features), so the slice would be the identity and is left out.
   std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
   src += "    grouped = self.embedding_group.forward(data)\n";
   src += "    user_emb = self.user_tower.forward(grouped)\n";

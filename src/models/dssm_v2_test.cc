@@ -202,6 +202,47 @@ TEST(DSSMV2Test, UpstreamTaobaoConfig) {
   for (const std::string& name : StateNames(*user)) EXPECT_TRUE(has(name)) << name;
 }
 
+// force_base_data_group with a sampler, as train_eval feeds it: the item
+// features hold the B label rows and then the sampled items, the user side
+// B rows (upstream pads the user side to B + samples and cuts it back in
+// DSSMV2.predict; here it is B already).
+TEST(DSSMV2Test, UpstreamTaobaoConfigTrainsAgainstSampledItemsInBaseGroup) {
+  auto b = BuildModelFrom(testing::UpstreamConfigWithSmallTables("dssm_v2_taobao"));
+  const int64_t batch = 4, samples = 6;
+  std::vector<std::string> sampled;
+  TensorMap data;
+  for (const auto& f : b.features) {
+    EXPECT_EQ(f->data_group(), kBaseDataGroup) << f->name();
+    if (f->gets_sampled_rows()) sampled.push_back(f->name());
+    const int64_t rows = f->gets_sampled_rows() ? batch + samples : batch;
+    const int64_t per_row = f->is_sequence() ? 2 : 1;
+    data[f->values_key()] = at::arange(rows * per_row, at::kLong).remainder(3);
+    data[f->lengths_key()] = at::full({rows}, per_row, at::kLong);
+  }
+  EXPECT_EQ(sampled, (std::vector<std::string>{"adgroup_id", "cate_id", "campaign_id", "customer", "brand",
+                                               "price"}));
+  b.model->SetTraining(true);
+  const at::Tensor sim = b.model->Forward(data).at("similarity");
+  EXPECT_EQ(sim.sizes(), (std::vector<int64_t>{batch, 1 + samples}));
+}
+
+// A group mixing sampled item features and others: upstream pads the others
+// with empty rows (a tell of "sampled"); tzrec refuses it naming both sides.
+TEST(DSSMV2Test, ForceBaseGroupMixingSampledAndBatchFeaturesIsRefused) {
+  auto config = testing::UpstreamConfigWithSmallTables("dssm_v2_taobao");
+  config.mutable_model_config()->mutable_feature_groups(1)->add_feature_names("pid");
+  try {
+    BuildModelFrom(config);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("feature_groups[1] ('item'): with data_config.force_base_data_group, "
+                                         "features that get the negative sampler's items (adgroup_id,cate_id,"
+                                         "campaign_id,customer,brand,price) and features that do not (pid)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(DSSMV2Test, ConfigErrors) {
   auto expect_error = [](const protos::EasyRecConfig& config, const std::string& text) {
     try {

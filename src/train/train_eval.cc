@@ -97,12 +97,9 @@ std::unique_ptr<data::BatchIterator> MakeIterator(const Job& job, const std::str
                                                   int num_epochs, bool for_eval) {
   const auto& data_config = job.config.data_config();
   data::DataParserOptions parser_options = data::DataParserOptionsFromConfig(data_config);
-  std::vector<std::string> negative_features;
-  for (const auto& feature : job.features) {
-    if (feature->data_group() == kNegDataGroup) negative_features.push_back(feature->name());
-  }
   // Fixed seeds: a run's sampled negatives repeat, and eval's differ from train's.
-  data::SetNegativeSampler(data_config, negative_features, for_eval, for_eval ? 2 : 1, parser_options);
+  data::SetNegativeSampler(data_config, FeaturePointers(job.features), for_eval, for_eval ? 2 : 1,
+                           parser_options);
   return std::make_unique<data::BatchIterator>(
       data::BatchIteratorOptionsFromConfig(data_config, input_path, num_epochs, for_eval), job.engine,
       std::move(parser_options));

@@ -143,7 +143,10 @@ class GroupSourceBuilder {
     }
     if (by_data_group.empty()) return;
     const std::string& data_group = by_data_group.begin()->first;
-    if (data_group == kBaseDataGroup) return;
+    if (data_group == kBaseDataGroup) {
+      CheckForcedBaseGroup(g, group);
+      return;
+    }
     if (data_group != kNegDataGroup) {
       FailConfig("{}: features in data group {} (crosses of user and sampled item fields) are not "
                  "supported yet", Where(g), data_group);
@@ -151,6 +154,34 @@ class GroupSourceBuilder {
     if (IsSequenceType(group) || group.sequence_groups_size() > 0) {
       FailConfig("{}: features in data group {} (a negative sampler's attr_fields) can be in "
                  "DEEP/WIDE groups only", Where(g), data_group);
+    }
+  }
+
+  // With data_config.force_base_data_group, features reading a negative
+  // sampler's attr_fields stay in __BASE__ but still get B + num_sample rows
+  // in training. Upstream pads the group's other features with empty rows
+  // for the samples; tzrec refuses the mix: such a feature would tell
+  // positives from samples by being set. Sampled rows are pooled only, as in
+  // __NEG__.
+  void CheckForcedBaseGroup(int g, const protos::FeatureGroupConfig& group) const {
+    std::vector<std::string> sampled, batch_only;
+    auto add = [&](const std::string& name) {
+      auto it = by_name_.find(name);
+      if (it != by_name_.end()) (it->second->gets_sampled_rows() ? sampled : batch_only).push_back(name);
+    };
+    for (const std::string& name : group.feature_names()) add(name);
+    for (const auto& sg : group.sequence_groups()) {
+      for (const std::string& name : sg.feature_names()) add(name);
+    }
+    if (sampled.empty()) return;
+    if (!batch_only.empty()) {
+      FailConfig("{}: with data_config.force_base_data_group, features that get the negative sampler's items "
+                 "({}) and features that do not ({}) cannot share a group; a group reads one batch",
+                 Where(g), fmt::join(sampled, ","), fmt::join(batch_only, ","));
+    }
+    if (IsSequenceType(group) || group.sequence_groups_size() > 0) {
+      FailConfig("{}: features that get the negative sampler's items ({}) can be in DEEP/WIDE groups only",
+                 Where(g), fmt::join(sampled, ","));
     }
   }
 
