@@ -8,27 +8,9 @@
 namespace tzrec::models {
 namespace {
 
-struct Tower {
-  torch::jit::Module module;
-  std::vector<std::string> table_paths;  // relative to the tower
-  EmbeddingGroupLayout layout;
-};
-
-std::string TowerGroupPrefix(const std::string& name) {
-  return std::string(kStatePrefix) + name + "_tower.embedding_group.";
-}
-
-const protos::FeatureGroupConfig& FindGroup(const protos::ModelConfig& model_config,
-                                            const std::string& name, const std::string& field) {
-  for (const auto& group : model_config.feature_groups()) {
-    if (group.group_name() == name) return group;
-  }
-  FailConfig("model_config.dat.{}: no feature group named '{}'", field, name);
-}
-
 // forward(data) -> Tensor[B, D]; embedding_and_augment(data) -> (the same,
 // the augmented vector [B, augment width]).
-Tower BuildTower(const ModelContext& context, const std::string& name) {
+MatchTower BuildTower(const ModelContext& context, const std::string& name) {
   const protos::ModelConfig& model_config = context.config.model_config();
   const protos::DAT& cfg = model_config.dat();
   const protos::DATTower& tower_cfg = name == "user" ? cfg.user_tower() : cfg.item_tower();
@@ -36,8 +18,8 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
   if (model_config.has_variational_dropout()) {
     FailConfig("model_config.variational_dropout: not supported by tzrec's dat yet");
   }
-  const auto& input = FindGroup(model_config, tower_cfg.input(), name + "_tower.input");
-  const auto& augment = FindGroup(model_config, tower_cfg.augment_input(), name + "_tower.augment_input");
+  const auto& input = FindFeatureGroup(model_config, tower_cfg.input(), where + ".input");
+  const auto& augment = FindFeatureGroup(model_config, tower_cfg.augment_input(), where + ".augment_input");
   if (!tower_cfg.has_mlp() || tower_cfg.mlp().hidden_units_size() == 0) {
     FailConfig("{}.mlp: the tower needs an mlp with hidden_units", where);
   }
@@ -62,7 +44,7 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
                where, tower_cfg.augment_input(), augment_dim, emb_dim);
   }
 
-  Tower tower;
+  MatchTower tower;
   tower.module = NewModule("DATTower");
   AddChild(tower.module, "embedding_group", embedding.module);
   AddChild(tower.module, "mlp",
@@ -85,7 +67,6 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
          "    x, augment = self.embedding_and_augment(data)\n"
          "    return x\n";
   DefineMethods(tower.module, src);
-  for (const std::string& path : layout.table_weight_paths) tower.table_paths.push_back("embedding_group." + path);
   tower.layout = std::move(embedding.layout);
   return tower;
 }
@@ -98,34 +79,19 @@ std::unique_ptr<Model> BuildDAT(const ModelContext& context) {
   const protos::DAT& cfg = context.config.model_config().dat();
   Task task = MatchTask(context.config);
   if (cfg.temperature() == 0) FailConfig("model_config.dat.temperature: must not be 0");
-  Tower user = BuildTower(context, "user");
-  Tower item = BuildTower(context, "item");
-
-  torch::jit::Module root = NewModule("DAT");
-  AddChild(root, "user_tower", user.module);
-  AddChild(root, "item_tower", item.module);
-  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
-  src += "    user_emb, user_augment = self.user_tower.embedding_and_augment(data)\n";
-  src += "    item_emb, item_augment = self.item_tower.embedding_and_augment(data)\n";
-  src += SimilaritySource(cfg.in_batch_negative(), cfg.temperature(), "user_emb", "item_emb");
-  src += "    out: Dict[str, Tensor] = {}\n";
-  src += fmt::format("    out[{}] = sim\n", PyStr(kSimilarityOutput));
-  src += "    if self.training:\n"
-         "        out[\"user_augment\"] = user_augment\n"
-         "        out[\"item_augment\"] = item_augment\n"
-         "        out[\"user_tower_emb\"] = user_emb.detach()\n"
-         "        out[\"item_tower_emb\"] = item_emb.detach()\n";
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& p : user.table_paths) tables.push_back(std::string(kStatePrefix) + "user_tower." + p);
-  for (const std::string& p : item.table_paths) tables.push_back(std::string(kStatePrefix) + "item_tower." + p);
-  auto model = std::make_unique<Model>("dat", root, std::vector<Task>{task},
-                                       std::vector<std::string>{kSimilarityOutput}, tables,
-                                       context.options.table_storage);
-  model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
-  model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
+  // Built in turn: the towers draw their initial weights from one generator.
+  MatchTower user = BuildTower(context, "user");
+  MatchTower item = BuildTower(context, "item");
+  auto model = FinishMatchModel("dat", "DAT", user, item,
+                                "    user_emb, user_augment = self.user_tower.embedding_and_augment(data)\n"
+                                "    item_emb, item_augment = self.item_tower.embedding_and_augment(data)\n",
+                                cfg.in_batch_negative(), cfg.temperature(),
+                                "    if self.training:\n"
+                                "        out[\"user_augment\"] = user_augment\n"
+                                "        out[\"item_augment\"] = item_augment\n"
+                                "        out[\"user_tower_emb\"] = user_emb.detach()\n"
+                                "        out[\"item_tower_emb\"] = item_emb.detach()\n",
+                                task, context.options.table_storage);
   // The mimic losses join the task's loss in training; eval-mode predictions
   // lack their inputs, so DATMimicLosses adds nothing there.
   model->SetTrainingLosses(
@@ -136,10 +102,7 @@ std::unique_ptr<Model> BuildDAT(const ModelContext& context) {
 }
 
 std::unique_ptr<Model> BuildDATTower(const ModelContext& context, const std::string& tower) {
-  Tower built = BuildTower(context, tower);
-  auto model = WrapMatchTower("dat", tower, built.module, built.table_paths, context.options.table_storage);
-  model->SetTableStorages(built.layout, TowerGroupPrefix(tower));
-  return model;
+  return WrapMatchTower("dat", tower, BuildTower(context, tower), context.options.table_storage);
 }
 
 std::map<std::string, at::Tensor> DATMimicLosses(const protos::DAT& config,

@@ -19,49 +19,23 @@ std::unique_ptr<Model> BuildDBMTL(const ModelContext& context) {
 
   EmbeddingGroup group = BuildModelEmbeddingGroup(context);
   const std::string group_name = FirstFeatureGroup(context.config, "dbmtl");
-  int64_t feature_in = group.layout.total_dim(group_name, "dbmtl");
+  const int64_t feature_in = group.layout.total_dim(group_name, "dbmtl");
 
   torch::jit::Module root = NewModule("DBMTL");
   AddChild(root, "embedding_group", group.module);
   std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
   src += "    grouped = self.embedding_group.forward(data)\n";
   src += fmt::format("    net = grouped[{}]\n", PyStr(group_name));
-  if (cfg.has_bottom_mlp()) {
-    MlpOptions bottom = MlpFromProto(cfg.bottom_mlp());
-    AddChild(root, "bottom_mlp", BuildMlp(feature_in, bottom, "model_config.dbmtl.bottom_mlp"));
-    feature_in = bottom.hidden_units.back();
-    src += "    net = self.bottom_mlp.forward(net)\n";
-  }
-  const size_t num_task = towers.size();
-  std::vector<std::string> task_inputs(num_task, "net");
-  if (cfg.has_expert_mlp()) {
-    MMoEOptions mmoe;
-    mmoe.expert_mlp = MlpFromProto(cfg.expert_mlp());
-    if (cfg.has_gate_mlp()) mmoe.gate_mlp = MlpFromProto(cfg.gate_mlp());
-    mmoe.num_expert = cfg.num_expert();
-    mmoe.num_task = static_cast<int64_t>(num_task);
-    AddChild(root, "mmoe", BuildMMoE(feature_in, mmoe, "model_config.dbmtl"));
-    feature_in = mmoe.expert_mlp.hidden_units.back();
-    src += "    task_inputs = self.mmoe.forward(net)\n";
-    for (size_t i = 0; i < num_task; ++i) task_inputs[i] = fmt::format("task_inputs[{}]", i);
-  }
-
+  std::optional<MlpOptions> bottom_mlp;
+  if (cfg.has_bottom_mlp()) bottom_mlp = MlpFromProto(cfg.bottom_mlp());
+  std::optional<MMoEOptions> mmoe;
+  if (cfg.has_expert_mlp()) mmoe = MMoEOptionsOf(cfg, towers.size());
   // Per tower: the variable holding its net and that net's width, first after
   // the task MLP, then after the relation MLP.
-  std::vector<std::string> net_var(num_task);
-  std::vector<int64_t> net_dim(num_task, feature_in);
-  torch::jit::Module task_mlps = NewModule("ModuleDict");
-  for (size_t i = 0; i < num_task; ++i) {
-    const TaskTowerSpec& tower = towers[i];
-    net_var[i] = task_inputs[i];
-    if (!tower.mlp) continue;
-    AddChild(task_mlps, tower.name, BuildMlp(feature_in, *tower.mlp, tower.where + ".mlp"));
-    net_var[i] = fmt::format("task_net_{}", i);
-    net_dim[i] = tower.mlp->hidden_units.back();
-    src += fmt::format("    {} = getattr(self.task_mlps, {}).forward({})\n", net_var[i],
-                       PyStr(tower.name), task_inputs[i]);
-  }
-  AddChild(root, "task_mlps", task_mlps);
+  TaskNets nets = AddSharedBottom(root, bottom_mlp, mmoe, towers, feature_in, "model_config.dbmtl", src);
+  std::vector<std::string>& net_var = nets.vars;
+  std::vector<int64_t>& net_dim = nets.dims;
+  const size_t num_task = towers.size();
 
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < num_task; ++i) index[towers[i].name] = i;
@@ -93,23 +67,9 @@ std::unique_ptr<Model> BuildDBMTL(const ModelContext& context) {
   }
   AddChild(root, "relation_mlps", relation_mlps);
 
-  torch::jit::Module task_outputs = NewModule("ModuleList");
-  std::vector<std::string> tower_outputs;
-  for (size_t i = 0; i < num_task; ++i) {
-    AddChild(task_outputs, std::to_string(i),
-             BuildLinear(net_dim[i], towers[i].task.num_class, /*bias=*/true));
-    tower_outputs.push_back(fmt::format("tower_{}", i));
-    src += fmt::format("    tower_{} = getattr(self.task_outputs, \"{}\").forward({})\n", i, i, net_var[i]);
-  }
-  AddChild(root, "task_outputs", task_outputs);
-
-  src += "    out: Dict[str, Tensor] = {}\n";
-  std::vector<std::string> outputs;
-  src += MultiTaskOutputSource(towers, tower_outputs, outputs);
-  src += "    return out\n";
-  DefineMethods(root, src);
-  return MakeMultiTaskModel("dbmtl", root, towers, outputs, group.layout,
-                            context.options.table_storage);
+  std::vector<std::string> tower_outputs = AddTaskOutputs(root, towers, nets, src);
+  return FinishMultiTaskModel("dbmtl", root, src, towers, tower_outputs, group.layout,
+                              context.options.table_storage);
 }
 
 }  // namespace tzrec::models

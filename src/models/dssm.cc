@@ -8,18 +8,7 @@
 namespace tzrec::models {
 namespace {
 
-struct Tower {
-  torch::jit::Module module;  // forward(data) -> Tensor[B, D]
-  std::vector<std::string> table_paths;  // relative to the tower
-  EmbeddingGroupLayout layout;           // its tables' storage, relative to embedding_group
-};
-
-// Where a tower's embedding-group paths sit in the model's state.
-std::string TowerGroupPrefix(const std::string& name) {
-  return std::string(kStatePrefix) + name + "_tower.embedding_group.";
-}
-
-Tower BuildTower(const ModelContext& context, const std::string& name) {
+MatchTower BuildTower(const ModelContext& context, const std::string& name) {
   const protos::ModelConfig& model_config = context.config.model_config();
   const protos::DSSM& cfg = model_config.dssm();
   const protos::Tower& tower_cfg = name == "user" ? cfg.user_tower() : cfg.item_tower();
@@ -40,7 +29,7 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
   EmbeddingGroupOptions group_options = GroupOptions(context.options);
   EmbeddingGroup embedding = BuildEmbeddingGroup(context.features, groups, group_options);
 
-  Tower tower;
+  MatchTower tower;
   tower.module = NewModule("DSSMTower");
   AddChild(tower.module, "embedding_group", embedding.module);
   AddChild(tower.module, "mlp",
@@ -61,9 +50,6 @@ Tower BuildTower(const ModelContext& context, const std::string& name) {
   }
   src += "    return x\n";
   DefineMethods(tower.module, src);
-  for (const std::string& path : embedding.layout.table_weight_paths) {
-    tower.table_paths.push_back("embedding_group." + path);
-  }
   tower.layout = std::move(embedding.layout);
   return tower;
 }
@@ -74,39 +60,18 @@ std::unique_ptr<Model> BuildDSSM(const ModelContext& context) {
   const protos::DSSM& cfg = context.config.model_config().dssm();
   Task task = MatchTask(context.config);
   if (cfg.temperature() == 0) FailConfig("model_config.dssm.temperature: must not be 0");
-  Tower user = BuildTower(context, "user");
-  Tower item = BuildTower(context, "item");
-
-  torch::jit::Module root = NewModule("DSSM");
-  AddChild(root, "user_tower", user.module);
-  AddChild(root, "item_tower", item.module);
-  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
-  src += "    user_emb = self.user_tower.forward(data)\n";
-  src += "    item_emb = self.item_tower.forward(data)\n";
-  src += SimilaritySource(cfg.in_batch_negative(), cfg.temperature(), "user_emb", "item_emb");
-  src += "    out: Dict[str, Tensor] = {}\n";
-  src += fmt::format("    out[{}] = sim\n", PyStr(kSimilarityOutput));
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& p : user.table_paths) tables.push_back(std::string(kStatePrefix) + "user_tower." + p);
-  for (const std::string& p : item.table_paths) tables.push_back(std::string(kStatePrefix) + "item_tower." + p);
-  auto model = std::make_unique<Model>("dssm", root, std::vector<Task>{task},
-                                       std::vector<std::string>{kSimilarityOutput}, tables,
-                                       context.options.table_storage);
-  // Sequence tables may be stored unlike pooled ones (QUANT_EC_EMB).
-  model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
-  model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
-  return model;
+  // Built in turn: the towers draw their initial weights from one generator.
+  MatchTower user = BuildTower(context, "user");
+  MatchTower item = BuildTower(context, "item");
+  return FinishMatchModel("dssm", "DSSM", user, item,
+                          "    user_emb = self.user_tower.forward(data)\n"
+                          "    item_emb = self.item_tower.forward(data)\n",
+                          cfg.in_batch_negative(), cfg.temperature(), "", task,
+                          context.options.table_storage);
 }
 
 std::unique_ptr<Model> BuildDSSMTower(const ModelContext& context, const std::string& tower) {
-  Tower built = BuildTower(context, tower);
-  auto model = WrapMatchTower("dssm", tower, built.module, built.table_paths,
-                              context.options.table_storage);
-  model->SetTableStorages(built.layout, TowerGroupPrefix(tower));
-  return model;
+  return WrapMatchTower("dssm", tower, BuildTower(context, tower), context.options.table_storage);
 }
 
 }  // namespace tzrec::models

@@ -51,13 +51,63 @@ std::string SimilaritySource(bool in_batch_negative, double temperature, const s
   return src;
 }
 
+const protos::FeatureGroupConfig& FindFeatureGroup(const protos::ModelConfig& model_config,
+                                                   const std::string& name, const std::string& where) {
+  for (const auto& group : model_config.feature_groups()) {
+    if (group.group_name() == name) return group;
+  }
+  FailConfig("{}: no feature group named '{}'", where, name);
+}
+
+namespace {
+
+// State-dict names of a tower's tables: its embedding group is its child
+// `embedding_group`, and the tower is the root's child `<tower>_tower`.
+std::string TowerGroupPrefix(const std::string& tower) {
+  return std::string(kStatePrefix) + tower + "_tower.embedding_group.";
+}
+
+void AddTowerTables(const MatchTower& built, const std::string& tower, std::vector<std::string>& tables) {
+  for (const std::string& path : built.layout.table_weight_paths) {
+    tables.push_back(TowerGroupPrefix(tower) + path);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Model> FinishMatchModel(const std::string& type, const std::string& module_name,
+                                        const MatchTower& user, const MatchTower& item,
+                                        const std::string& embeddings_source, bool in_batch_negative,
+                                        double temperature, const std::string& extra_outputs_source,
+                                        const Task& task, TableStorage storage) {
+  torch::jit::Module root = NewModule(module_name);
+  AddChild(root, "user_tower", user.module);
+  AddChild(root, "item_tower", item.module);
+  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
+  src += embeddings_source;
+  src += SimilaritySource(in_batch_negative, temperature, "user_emb", "item_emb");
+  src += "    out: Dict[str, Tensor] = {}\n";
+  src += fmt::format("    out[{}] = sim\n", PyStr(kSimilarityOutput));
+  src += extra_outputs_source;
+  src += "    return out\n";
+  DefineMethods(root, src);
+
+  std::vector<std::string> tables;
+  AddTowerTables(user, "user", tables);
+  AddTowerTables(item, "item", tables);
+  auto model = std::make_unique<Model>(type, root, std::vector<Task>{task},
+                                       std::vector<std::string>{kSimilarityOutput}, tables, storage);
+  // Sequence tables may be stored unlike pooled ones (QUANT_EC_EMB).
+  model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
+  model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
+  return model;
+}
+
 std::unique_ptr<Model> WrapMatchTower(const std::string& model_type, const std::string& tower,
-                                      const torch::jit::Module& tower_module,
-                                      const std::vector<std::string>& table_paths,
-                                      TableStorage storage) {
+                                      const MatchTower& built, TableStorage storage) {
   const std::string child = tower + "_tower";
   torch::jit::Module root = NewModule("TowerWrapper");
-  AddChild(root, child, tower_module);
+  AddChild(root, child, built.module);
   const std::string output = child + "_emb";
   DefineMethods(root, fmt::format("def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n"
                                   "    out: Dict[str, Tensor] = {{}}\n"
@@ -65,9 +115,11 @@ std::unique_ptr<Model> WrapMatchTower(const std::string& model_type, const std::
                                   "    return out\n",
                                   PyStr(output), child));
   std::vector<std::string> tables;
-  for (const std::string& path : table_paths) tables.push_back(kStatePrefix + child + "." + path);
-  return std::make_unique<Model>(model_type, root, std::vector<Task>{},
-                                 std::vector<std::string>{output}, tables, storage);
+  AddTowerTables(built, tower, tables);
+  auto model = std::make_unique<Model>(model_type, root, std::vector<Task>{},
+                                       std::vector<std::string>{output}, tables, storage);
+  model->SetTableStorages(built.layout, TowerGroupPrefix(tower));
+  return model;
 }
 
 std::unique_ptr<Model> BuildMatchTower(const protos::EasyRecConfig& config,

@@ -9,24 +9,6 @@
 namespace tzrec::models {
 namespace {
 
-struct Tower {
-  torch::jit::Module module;
-  std::vector<std::string> table_paths;  // relative to the tower
-  EmbeddingGroupLayout layout;
-};
-
-std::string TowerGroupPrefix(const std::string& name) {
-  return std::string(kStatePrefix) + name + "_tower.embedding_group.";
-}
-
-const protos::FeatureGroupConfig& FindGroup(const protos::ModelConfig& model_config,
-                                            const std::string& name, const std::string& field) {
-  for (const auto& group : model_config.feature_groups()) {
-    if (group.group_name() == name) return group;
-  }
-  FailConfig("model_config.mind.{}: no feature group named '{}'", field, name);
-}
-
 EmbeddingGroup BuildGroups(const ModelContext& context,
                            const std::vector<const protos::FeatureGroupConfig*>& groups) {
   google::protobuf::RepeatedPtrField<protos::FeatureGroupConfig> selected;
@@ -53,14 +35,14 @@ std::string NormalizeSource(const protos::MIND& cfg, const std::string& dim) {
   return fmt::format("    x = x / torch.clamp_min(torch.norm(x, 2, [{}], True), 1e-12)\n", dim);
 }
 
-Tower BuildUserTower(const ModelContext& context) {
+MatchTower BuildUserTower(const ModelContext& context) {
   const protos::ModelConfig& model_config = context.config.model_config();
   const protos::MIND& cfg = model_config.mind();
   const protos::MINDUserTower& tower_cfg = cfg.user_tower();
   const std::string where = "model_config.mind.user_tower";
-  const auto& user_group = FindGroup(model_config, tower_cfg.input(), "user_tower.input");
+  const auto& user_group = FindFeatureGroup(model_config, tower_cfg.input(), where + ".input");
   const auto& hist_group =
-      FindGroup(model_config, tower_cfg.history_input(), "user_tower.history_input");
+      FindFeatureGroup(model_config, tower_cfg.history_input(), where + ".history_input");
   EmbeddingGroup embedding = BuildGroups(context, {&user_group, &hist_group});
   const EmbeddingGroupLayout& layout = embedding.layout;
   if (layout.is_sequence_group(tower_cfg.input())) {
@@ -78,7 +60,7 @@ Tower BuildUserTower(const ModelContext& context) {
                user_mlp.hidden_units_size());
   }
 
-  Tower tower;
+  MatchTower tower;
   tower.module = NewModule("MINDUserTower");
   torch::jit::Module& m = tower.module;
   AddChild(m, "embedding_group", embedding.module);
@@ -136,17 +118,16 @@ Tower BuildUserTower(const ModelContext& context) {
          "    interests, mask = self.interests_and_mask(data)\n"
          "    return interests\n";
   DefineMethods(m, src);
-  for (const std::string& path : layout.table_weight_paths) tower.table_paths.push_back("embedding_group." + path);
   tower.layout = std::move(embedding.layout);
   return tower;
 }
 
-Tower BuildItemTower(const ModelContext& context) {
+MatchTower BuildItemTower(const ModelContext& context) {
   const protos::ModelConfig& model_config = context.config.model_config();
   const protos::MIND& cfg = model_config.mind();
   const protos::Tower& tower_cfg = cfg.item_tower();
   const std::string where = "model_config.mind.item_tower";
-  const auto& group = FindGroup(model_config, tower_cfg.input(), "item_tower.input");
+  const auto& group = FindFeatureGroup(model_config, tower_cfg.input(), where + ".input");
   if (!tower_cfg.has_mlp() || tower_cfg.mlp().hidden_units_size() == 0) {
     FailConfig("{}.mlp: the tower needs an mlp with hidden_units", where);
   }
@@ -155,7 +136,7 @@ Tower BuildItemTower(const ModelContext& context) {
     FailConfig("{}.input: '{}' is a SEQUENCE group; the tower reads a DEEP group", where,
                tower_cfg.input());
   }
-  Tower tower;
+  MatchTower tower;
   tower.module = NewModule("MINDItemTower");
   AddChild(tower.module, "embedding_group", embedding.module);
   AddChild(tower.module, "mlp",
@@ -173,14 +154,11 @@ Tower BuildItemTower(const ModelContext& context) {
   src += NormalizeSource(cfg, "1");
   src += "    return x\n";
   DefineMethods(tower.module, src);
-  for (const std::string& path : embedding.layout.table_weight_paths) {
-    tower.table_paths.push_back("embedding_group." + path);
-  }
   tower.layout = std::move(embedding.layout);
   return tower;
 }
 
-Tower BuildTower(const ModelContext& context, const std::string& name) {
+MatchTower BuildTower(const ModelContext& context, const std::string& name) {
   const protos::ModelConfig& model_config = context.config.model_config();
   if (model_config.has_variational_dropout()) {
     FailConfig("model_config.variational_dropout: not supported by tzrec's mind yet");
@@ -194,14 +172,10 @@ std::unique_ptr<Model> BuildMIND(const ModelContext& context) {
   const protos::MIND& cfg = context.config.model_config().mind();
   Task task = MatchTask(context.config);
   if (cfg.temperature() == 0) FailConfig("model_config.mind.temperature: must not be 0");
-  Tower user = BuildTower(context, "user");
-  Tower item = BuildTower(context, "item");
-
-  torch::jit::Module root = NewModule("MIND");
-  AddChild(root, "user_tower", user.module);
-  AddChild(root, "item_tower", item.module);
-  std::string src = "def forward(self, data: Dict[str, Tensor]) -> Dict[str, Tensor]:\n";
-  src += "    interests, mask = self.user_tower.interests_and_mask(data)\n";
+  // Built in turn: the towers draw their initial weights from one generator.
+  MatchTower user = BuildTower(context, "user");
+  MatchTower item = BuildTower(context, "item");
+  std::string src = "    interests, mask = self.user_tower.interests_and_mask(data)\n";
   src += "    item_emb = self.item_tower.forward(data)\n";
   // Label-aware attention: each valid interest weighted by its agreement
   // with the row's positive item, sharpened by simi_pow.
@@ -210,28 +184,12 @@ std::unique_ptr<Model> BuildMIND(const ModelContext& context) {
   src += "    weight = torch.minimum(weight, (mask.float() * 2 - 1) * float(\"inf\"))\n";
   src += fmt::format("    weight = torch.softmax(weight.unsqueeze(-1) * {:.17g}, 1)\n", cfg.simi_pow());
   src += "    user_emb = torch.sum(weight * interests, 1)\n";
-  src += SimilaritySource(cfg.in_batch_negative(), cfg.temperature(), "user_emb", "item_emb");
-  src += "    out: Dict[str, Tensor] = {}\n";
-  src += fmt::format("    out[{}] = sim\n", PyStr(kSimilarityOutput));
-  src += "    return out\n";
-  DefineMethods(root, src);
-
-  std::vector<std::string> tables;
-  for (const std::string& p : user.table_paths) tables.push_back(std::string(kStatePrefix) + "user_tower." + p);
-  for (const std::string& p : item.table_paths) tables.push_back(std::string(kStatePrefix) + "item_tower." + p);
-  auto model = std::make_unique<Model>("mind", root, std::vector<Task>{task},
-                                       std::vector<std::string>{kSimilarityOutput}, tables,
-                                       context.options.table_storage);
-  model->SetTableStorages(user.layout, TowerGroupPrefix("user"));
-  model->SetTableStorages(item.layout, TowerGroupPrefix("item"));
-  return model;
+  return FinishMatchModel("mind", "MIND", user, item, src, cfg.in_batch_negative(), cfg.temperature(), "",
+                          task, context.options.table_storage);
 }
 
 std::unique_ptr<Model> BuildMINDTower(const ModelContext& context, const std::string& tower) {
-  Tower built = BuildTower(context, tower);
-  auto model = WrapMatchTower("mind", tower, built.module, built.table_paths, context.options.table_storage);
-  model->SetTableStorages(built.layout, TowerGroupPrefix(tower));
-  return model;
+  return WrapMatchTower("mind", tower, BuildTower(context, tower), context.options.table_storage);
 }
 
 }  // namespace tzrec::models

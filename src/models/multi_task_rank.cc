@@ -5,6 +5,8 @@
 
 #include "common/error.h"
 #include "config/model_type.h"
+#include "models/modules/jit_module.h"
+#include "models/modules/task_tower.h"
 #include "models/rank_model.h"
 
 namespace tzrec::models {
@@ -130,6 +132,81 @@ std::string MultiTaskOutputSource(const std::vector<TaskTowerSpec>& towers,
     src += RankOutputSource(towers[i].task, tower_outputs.at(i), output_names);
   }
   return src;
+}
+
+TaskNets AddSharedBottom(torch::jit::Module& root, const std::optional<MlpOptions>& bottom_mlp,
+                         const std::optional<MMoEOptions>& mmoe,
+                         const std::vector<TaskTowerSpec>& towers, int64_t feature_in,
+                         const std::string& where, std::string& src) {
+  if (bottom_mlp) {
+    AddChild(root, "bottom_mlp", BuildMlp(feature_in, *bottom_mlp, where + ".bottom_mlp"));
+    feature_in = bottom_mlp->hidden_units.back();
+    src += "    net = self.bottom_mlp.forward(net)\n";
+  }
+  const size_t num_task = towers.size();
+  std::vector<std::string> task_inputs(num_task, "net");
+  if (mmoe) {
+    AddChild(root, "mmoe", BuildMMoE(feature_in, *mmoe, where));
+    feature_in = mmoe->expert_mlp.hidden_units.back();
+    src += "    task_inputs = self.mmoe.forward(net)\n";
+    for (size_t i = 0; i < num_task; ++i) task_inputs[i] = fmt::format("task_inputs[{}]", i);
+  }
+
+  TaskNets nets{task_inputs, std::vector<int64_t>(num_task, feature_in)};
+  torch::jit::Module task_mlps = NewModule("ModuleDict");
+  for (size_t i = 0; i < num_task; ++i) {
+    const TaskTowerSpec& tower = towers[i];
+    if (!tower.mlp) continue;
+    AddChild(task_mlps, tower.name, BuildMlp(feature_in, *tower.mlp, tower.where + ".mlp"));
+    nets.vars[i] = fmt::format("task_net_{}", i);
+    nets.dims[i] = tower.mlp->hidden_units.back();
+    src += fmt::format("    {} = getattr(self.task_mlps, {}).forward({})\n", nets.vars[i],
+                       PyStr(tower.name), task_inputs[i]);
+  }
+  AddChild(root, "task_mlps", task_mlps);
+  return nets;
+}
+
+std::vector<std::string> AddTaskOutputs(torch::jit::Module& root, const std::vector<TaskTowerSpec>& towers,
+                                        const TaskNets& nets, std::string& src) {
+  torch::jit::Module task_outputs = NewModule("ModuleList");
+  std::vector<std::string> tower_outputs;
+  for (size_t i = 0; i < towers.size(); ++i) {
+    AddChild(task_outputs, std::to_string(i),
+             BuildLinear(nets.dims.at(i), towers[i].task.num_class, /*bias=*/true));
+    tower_outputs.push_back(fmt::format("tower_{}", i));
+    src += fmt::format("    tower_{} = getattr(self.task_outputs, \"{}\").forward({})\n", i, i, nets.vars.at(i));
+  }
+  AddChild(root, "task_outputs", task_outputs);
+  return tower_outputs;
+}
+
+std::vector<std::string> AddTaskTowers(torch::jit::Module& root, const std::vector<TaskTowerSpec>& towers,
+                                       const std::vector<std::string>& inputs,
+                                       const std::vector<int64_t>& input_dims, std::string& src) {
+  torch::jit::Module task_towers = NewModule("ModuleList");
+  std::vector<std::string> tower_outputs;
+  for (size_t i = 0; i < towers.size(); ++i) {
+    AddChild(task_towers, std::to_string(i),
+             BuildTaskTower(input_dims.at(i), towers[i].task.num_class, towers[i].mlp, towers[i].where));
+    tower_outputs.push_back(fmt::format("tower_{}", i));
+    src += fmt::format("    tower_{} = getattr(self._task_tower, \"{}\").forward({})\n", i, i, inputs.at(i));
+  }
+  AddChild(root, "_task_tower", task_towers);
+  return tower_outputs;
+}
+
+std::unique_ptr<Model> FinishMultiTaskModel(const std::string& type, torch::jit::Module root,
+                                            std::string forward_source,
+                                            const std::vector<TaskTowerSpec>& towers,
+                                            const std::vector<std::string>& tower_outputs,
+                                            const EmbeddingGroupLayout& layout, TableStorage table_storage) {
+  forward_source += "    out: Dict[str, Tensor] = {}\n";
+  std::vector<std::string> outputs;
+  forward_source += MultiTaskOutputSource(towers, tower_outputs, outputs);
+  forward_source += "    return out\n";
+  DefineMethods(root, forward_source);
+  return MakeMultiTaskModel(type, std::move(root), towers, std::move(outputs), layout, table_storage);
 }
 
 std::unique_ptr<Model> MakeMultiTaskModel(const std::string& type, torch::jit::Module root,

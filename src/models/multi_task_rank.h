@@ -14,6 +14,7 @@
 #include "config/protos/pipeline.pb.h"
 #include "models/model.h"
 #include "models/modules/mlp.h"
+#include "models/modules/mmoe.h"
 
 namespace tzrec::models {
 
@@ -68,6 +69,58 @@ std::string FirstFeatureGroup(const protos::EasyRecConfig& config, const std::st
 std::string MultiTaskOutputSource(const std::vector<TaskTowerSpec>& towers,
                                   const std::vector<std::string>& tower_outputs,
                                   std::vector<std::string>& output_names);
+
+// MMoE settings of a model config with expert_mlp, gate_mlp and num_expert
+// (MMoE, DBMTL, DC2VR), for `num_task` tasks.
+template <typename Config>
+MMoEOptions MMoEOptionsOf(const Config& cfg, size_t num_task) {
+  MMoEOptions mmoe;
+  mmoe.expert_mlp = MlpFromProto(cfg.expert_mlp());
+  if (cfg.has_gate_mlp()) mmoe.gate_mlp = MlpFromProto(cfg.gate_mlp());
+  mmoe.num_expert = cfg.num_expert();
+  mmoe.num_task = static_cast<int64_t>(num_task);
+  return mmoe;
+}
+
+// Per task, the TorchScript variable holding its net and that net's width.
+struct TaskNets {
+  std::vector<std::string> vars;
+  std::vector<int64_t> dims;
+};
+
+// The bottom DBMTL and DC2VR share (upstream's DC2VR copies DBMTL's): `net`
+// ([B, feature_in]) through the optional bottom_mlp, then, with `mmoe`, an
+// MMoE giving each task its own input, then each tower's own mlp. Adds the
+// children bottom_mlp, mmoe and task_mlps to `root` and forward's lines to
+// `src`; `where` is the model's config path ("model_config.dbmtl").
+TaskNets AddSharedBottom(torch::jit::Module& root, const std::optional<MlpOptions>& bottom_mlp,
+                         const std::optional<MMoEOptions>& mmoe,
+                         const std::vector<TaskTowerSpec>& towers, int64_t feature_in,
+                         const std::string& where, std::string& src);
+
+// DBMTL's and DC2VR's `task_outputs` ModuleList: a Linear per task from its
+// net to num_class. Adds it to `root` and forward's lines to `src`; returns
+// the variables holding the towers' logits.
+std::vector<std::string> AddTaskOutputs(torch::jit::Module& root, const std::vector<TaskTowerSpec>& towers,
+                                        const TaskNets& nets, std::string& src);
+
+// Upstream's `_task_tower` ModuleList (MMoE, PLE, SimpleMultiTask): tower i
+// a TaskTower (its mlp, then a Linear to num_class) reading the variable
+// `inputs[i]` of width `input_dims[i]`. Adds it to `root` and forward's lines
+// to `src`; returns the variables holding the towers' logits.
+std::vector<std::string> AddTaskTowers(torch::jit::Module& root, const std::vector<TaskTowerSpec>& towers,
+                                       const std::vector<std::string>& inputs,
+                                       const std::vector<int64_t>& input_dims, std::string& src);
+
+// The shared end of a multi-task model's builder: `forward_source` is
+// forward's TorchScript up to each tower's [B, num_class] logits in
+// `tower_outputs[i]`; this adds the towers' outputs, defines forward on
+// `root` and wraps it (MakeMultiTaskModel).
+std::unique_ptr<Model> FinishMultiTaskModel(const std::string& type, torch::jit::Module root,
+                                            std::string forward_source,
+                                            const std::vector<TaskTowerSpec>& towers,
+                                            const std::vector<std::string>& tower_outputs,
+                                            const EmbeddingGroupLayout& layout, TableStorage table_storage);
 
 // Wraps a built root module into a Model: tasks from `towers`, tables from
 // the embedding group at `<root>.embedding_group`.

@@ -3,7 +3,6 @@
 #include "common/error.h"
 #include "models/modules/extraction_net.h"
 #include "models/modules/jit_module.h"
-#include "models/modules/task_tower.h"
 #include "models/multi_task_rank.h"
 #include "models/rank_model.h"
 
@@ -57,23 +56,11 @@ std::unique_ptr<Model> BuildPLE(const ModelContext& context) {
   }
   AddChild(root, "_extraction_nets", nets);
 
-  torch::jit::Module task_towers = NewModule("ModuleList");
-  std::vector<std::string> tower_outputs;
-  for (size_t i = 0; i < num_task; ++i) {
-    AddChild(task_towers, std::to_string(i),
-             BuildTaskTower(task_in[i], towers[i].task.num_class, towers[i].mlp, towers[i].where));
-    tower_outputs.push_back(fmt::format("tower_{}", i));
-    src += fmt::format("    tower_{} = getattr(self._task_tower, \"{}\").forward(task_feas[{}])\n", i, i, i);
-  }
-  AddChild(root, "_task_tower", task_towers);
-
-  src += "    out: Dict[str, Tensor] = {}\n";
-  std::vector<std::string> outputs;
-  src += MultiTaskOutputSource(towers, tower_outputs, outputs);
-  src += "    return out\n";
-  DefineMethods(root, src);
-  return MakeMultiTaskModel("ple", root, towers, outputs, group.layout,
-                            context.options.table_storage);
+  std::vector<std::string> task_feas;
+  for (size_t i = 0; i < num_task; ++i) task_feas.push_back(fmt::format("task_feas[{}]", i));
+  std::vector<std::string> tower_outputs = AddTaskTowers(root, towers, task_feas, task_in, src);
+  return FinishMultiTaskModel("ple", root, src, towers, tower_outputs, group.layout,
+                              context.options.table_storage);
 }
 
 }  // namespace tzrec::models
