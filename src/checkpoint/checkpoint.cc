@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "common/staging.h"
 
 namespace fs = std::filesystem;
@@ -88,10 +89,7 @@ void WriteTensorFile(const std::string& path, const NamedTensors& tensors) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().contiguous());
   std::vector<char> bytes = torch::jit::pickle_save(dict);
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) Fail("cannot write {}", path);
+  WriteWholeFile(path, std::string_view(bytes.data(), bytes.size()));
 }
 
 std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const NamedTensors& model_state,
@@ -106,16 +104,27 @@ std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const Nam
   fs::remove_all(tmp, ec);  // left by a killed run with the same pid
   fs::create_directories(tmp, ec);
   if (ec) Fail("cannot create checkpoint directory {}: {}", tmp.string(), ec.message());
-  std::vector<DcpItem> model;
-  for (const auto& [name, tensor] : model_state) model.push_back({name, {}, tensor});
-  WriteDcpDirectory((tmp / kModelSubdir).string(), model);
-  // Sorted names make the files deterministic.
-  std::vector<DcpItem> optimizer = optimizer_state;
-  std::sort(optimizer.begin(), optimizer.end(), [](const DcpItem& a, const DcpItem& b) { return a.fqn < b.fqn; });
-  WriteDcpDirectory((tmp / kOptimizerSubdir).string(), optimizer);
+  try {
+    std::vector<DcpItem> model;
+    for (const auto& [name, tensor] : model_state) model.push_back({name, {}, tensor});
+    WriteDcpDirectory((tmp / kModelSubdir).string(), model);
+    // Sorted names make the files deterministic.
+    std::vector<DcpItem> optimizer = optimizer_state;
+    std::sort(optimizer.begin(), optimizer.end(), [](const DcpItem& a, const DcpItem& b) { return a.fqn < b.fqn; });
+    WriteDcpDirectory((tmp / kOptimizerSubdir).string(), optimizer);
+  } catch (...) {
+    // A failed save (a full disk, a file size limit) leaves nothing: earlier
+    // checkpoints stay as they were and no partial one is ever listed.
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   fs::remove_all(final_path, ec);
   fs::rename(tmp, final_path, ec);
-  if (ec) Fail("cannot move checkpoint into {}: {}", final_path.string(), ec.message());
+  if (ec) {
+    const std::string reason = ec.message();
+    fs::remove_all(tmp, ec);
+    Fail("cannot move checkpoint into {}: {}", final_path.string(), reason);
+  }
   spdlog::info("saved checkpoint {}", final_path.string());
   PruneCheckpoints(model_dir, keep_checkpoint_max);
   return final_path.string();

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
@@ -191,6 +192,54 @@ TEST(CheckpointTest, StagingOfKilledSavesIsNeverAResultAndIsRemovedByTheNextSave
   EXPECT_FALSE(fs::exists(StagingPath(CheckpointPath(model_dir, 4))));
   ASSERT_EQ(ListCheckpoints(model_dir).size(), 2u);
   EXPECT_EQ(LatestCheckpoint(model_dir)->path, CheckpointPath(model_dir, 4));
+}
+
+// Every file under `dir` with its bytes.
+std::map<std::string, std::string> FilesUnder(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) out[entry.path().string()] = tzrec::testing::ReadTextFile(entry.path().string());
+  }
+  return out;
+}
+
+// A save that runs out of space (a file size limit in a forked child: writes
+// past it fail with EFBIG): the error names the file being written, the
+// partial checkpoint is removed, and the earlier one stays as it was and is
+// still the latest. Once in the model's data file, once in the optimizer's.
+TEST(CheckpointTest, AFullDiskFailsTheSaveNamingTheFileAndKeepsTheEarlierCheckpoint) {
+  const tzrec::testing::ScratchDir scratch;
+  const std::string model_dir = scratch.path().string();
+  Built built;
+  const NamedTensors state = built.model->StateDict();
+  std::vector<DcpItem> optimizer;
+  for (const auto& [name, tensor] : state) {
+    DcpItem item;
+    item.fqn = "state." + name + ".exp_avg";
+    item.tensor = at::cat({tensor.flatten(), tensor.flatten()});  // twice the model's bytes
+    optimizer.push_back(item);
+  }
+  SaveCheckpoint(model_dir, 3, state, optimizer);
+  const std::map<std::string, std::string> earlier = FilesUnder(model_dir);
+  const uint64_t model_data = fs::file_size(CheckpointPath(model_dir, 3) + "/model/__0_0.distcp");
+  ASSERT_GT(model_data, 1000u);
+  const std::string staging_prefix = "cannot write " + CheckpointPath(model_dir, 4) + ".tmp-";
+  for (const auto& [limit, file] : std::vector<std::pair<uint64_t, std::string>>{
+           {model_data / 2, "/model/__0_0.distcp"}, {model_data + 16, "/optimizer/__0_0.distcp"}}) {
+    SCOPED_TRACE(file);
+    const std::string error = tzrec::testing::RunWithFileSizeLimit(limit, [&] {
+      return tzrec::testing::ErrorOf([&] { SaveCheckpoint(model_dir, 4, state, optimizer); });
+    });
+    ASSERT_EQ(error.rfind(staging_prefix, 0), 0u) << error;
+    const std::string rest = error.substr(staging_prefix.size());  // "<pid>/<file>: File too large"
+    EXPECT_EQ(rest.substr(rest.find('/')), file + ": File too large") << error;
+    EXPECT_EQ(FilesUnder(model_dir), earlier) << "a file was added, removed or changed";
+    ASSERT_EQ(ListCheckpoints(model_dir).size(), 1u);
+    EXPECT_EQ(LatestCheckpoint(model_dir)->path, CheckpointPath(model_dir, 3));
+  }
+  for (const auto& entry : fs::directory_iterator(model_dir)) {
+    EXPECT_FALSE(ParseStagingName(entry.path().filename().string())) << "left behind: " << entry.path();
+  }
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "checkpoint/dcp_writer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -10,6 +9,7 @@
 #include "checkpoint/dcp_metadata.h"
 #include "checkpoint/pickle.h"
 #include "common/error.h"
+#include "common/file_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -48,12 +48,7 @@ pk::ValuePtr Properties(at::ScalarType dtype) {
                  pk::Call(std::string(kMetadataModule) + "_MEM_FORMAT_ENCODING", {pk::Int(0)}), pk::Bool(false)}));
 }
 
-void WriteFile(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) Fail("cannot write {}", path.string());
-}
+void WriteFile(const fs::path& path, const std::string& bytes) { WriteWholeFile(path.string(), bytes); }
 
 }  // namespace
 
@@ -61,8 +56,7 @@ void WriteDcpDirectory(const std::string& dir, const std::vector<DcpItem>& items
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) Fail("cannot create {}: {}", dir, ec.message());
-  std::ofstream data(fs::path(dir) / kDataFile, std::ios::binary);
-  if (!data) Fail("cannot write {}", (fs::path(dir) / kDataFile).string());
+  FileWriter data((fs::path(dir) / kDataFile).string());
 
   // fqn -> (global size, dtype, chunk list), in first-seen order.
   struct Tensor {
@@ -79,7 +73,7 @@ void WriteDcpDirectory(const std::string& dir, const std::vector<DcpItem>& items
     const at::Tensor tensor = item.tensor.detach().contiguous();
     // One torch.save archive per chunk, as torch's writer stores them.
     const std::vector<char> bytes = torch::jit::pickle_save(tensor);
-    data.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    data.Write(bytes.data(), bytes.size());
     const std::vector<int64_t> sizes = tensor.sizes().vec();
     const std::vector<int64_t> offsets = item.offsets.empty() ? std::vector<int64_t>(sizes.size(), 0) : item.offsets;
     const std::vector<int64_t> global = item.global_size.empty() ? sizes : item.global_size;
@@ -115,8 +109,7 @@ void WriteDcpDirectory(const std::string& dir, const std::vector<DcpItem>& items
                                                                      {"size", Size(t.size)},
                                                                      {"chunks", pk::List(std::move(t.chunks))}})));
   }
-  data.close();
-  if (!data) Fail("cannot write {}", (fs::path(dir) / kDataFile).string());
+  data.Close();
 
   const pk::ValuePtr metadata = MetadataClass(
       "Metadata", Fields({{"state_dict_metadata", pk::Dict(std::move(tensor_metadata))},

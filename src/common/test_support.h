@@ -2,6 +2,8 @@
 // files, and the message of an expected error. Header-only: no library links it.
 #pragma once
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -98,6 +101,77 @@ inline CommandResult RunCommand(const std::string& command) {
   size_t n;
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
   const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Runs `body` in a forked child whose files may not grow past `max_bytes`
+// (RLIMIT_FSIZE, with SIGXFSZ ignored so a write past it fails with EFBIG,
+// as on a full disk, instead of killing the process); returns what `body`
+// returns, or "child failed: ..." when it threw or died. Needs no root. Keep
+// `body` to plain file work: the child of a multi-threaded process must not
+// wait on the parent's thread pools.
+inline std::string RunWithFileSizeLimit(uint64_t max_bytes, const std::function<std::string()>& body) {
+  int fds[2];
+  if (pipe(fds) != 0) return "child failed: no pipe";
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    std::string result;
+    try {
+      signal(SIGXFSZ, SIG_IGN);
+      const rlimit limit{static_cast<rlim_t>(max_bytes), static_cast<rlim_t>(max_bytes)};
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) throw std::runtime_error("setrlimit failed");
+      result = body();
+    } catch (const std::exception& e) {
+      result = std::string("child failed: ") + e.what();
+    }
+    for (size_t done = 0; done < result.size();) {
+      const ssize_t n = write(fds[1], result.data() + done, result.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string result;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) result.append(buffer, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed: died (status " + std::to_string(status) + ")";
+  return result;
+}
+
+// RunCommand with the command's files limited to `max_bytes` (RLIMIT_FSIZE,
+// SIGXFSZ ignored: inherited through exec, so a program's writes past the
+// limit fail with EFBIG, as on a full disk). Exact bytes, unlike the shell's
+// `ulimit -f` (1024-byte blocks in bash, 512 in dash).
+inline CommandResult RunCommandWithFileSizeLimit(uint64_t max_bytes, const std::string& command) {
+  CommandResult result;
+  int fds[2];
+  if (pipe(fds) != 0) return result;
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[1]);
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{static_cast<rlim_t>(max_bytes), static_cast<rlim_t>(max_bytes)};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) result.output.append(buffer, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }

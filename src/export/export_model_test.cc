@@ -5,12 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/script.h>
@@ -360,6 +362,103 @@ TEST_F(ExportModelTest, CorruptScriptedModelIsRefusedOnLoad) {
   const std::string error = ErrorOf([&] { artifacts::ExportedModel::Load(export_dir, {}); });
   EXPECT_THAT(error, HasSubstr(model + " is corrupted: record data/"));
   EXPECT_THAT(error, HasSubstr("fails its CRC-32 check"));
+}
+
+// Every path from the root of `dir` whose name is a staging name.
+std::vector<std::string> StagingEntries(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (ParseStagingName(entry.path().filename().string())) out.push_back(entry.path().string());
+  }
+  return out;
+}
+
+std::string TzrecExport(const std::string& config_path, const std::string& export_dir) {
+  return fmt::format("'{}' export --pipeline_config_path '{}' --export_dir '{}'", TZREC_BINARY, config_path,
+                     export_dir);
+}
+
+// The binary with its files limited in size (a full disk, without root):
+// whichever file crosses the limit, the run fails with one line naming that
+// file in its staging directory and the system's reason, removes the staging
+// directory, publishes nothing, and an earlier export is untouched. The limits
+// fall early, in the middle of scripted_model.pt and in its last bytes (its
+// zip central directory: libtorch's own Module::save reported such a
+// truncated file as saved).
+TEST_F(ExportModelTest, AFullDiskIsNamedAndLeavesNothingHalfWritten) {
+  // By the binary too: a fresh process writes the same bytes as the runs below
+  // (in this test process, TorchScript's class-name mangling counters differ).
+  const std::string earlier = dir_ / "earlier";
+  const testing::CommandResult first = testing::RunCommand(TzrecExport(config_path_, earlier));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string earlier_model = ReadTextFile(earlier + "/scripted_model.pt");
+  const uint64_t model_size = earlier_model.size();
+  ASSERT_GT(model_size, 4096u);
+  const std::string export_dir = dir_ / "export";
+  for (const uint64_t limit : {uint64_t{600}, model_size / 2, model_size - 64}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    const testing::CommandResult result =
+        testing::RunCommandWithFileSizeLimit(limit, TzrecExport(config_path_, export_dir));
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    // "tzrec: error: cannot write <export_dir>.tmp-<pid>/<file>: File too large"
+    const std::string prefix = "tzrec: error: cannot write " + export_dir + ".tmp-";
+    const size_t at = result.output.find(prefix);
+    ASSERT_NE(at, std::string::npos) << result.output;
+    const std::string line = result.output.substr(at, result.output.find('\n', at) - at);
+    const std::string suffix = ": File too large";
+    ASSERT_EQ(line.substr(line.size() - std::min(line.size(), suffix.size())), suffix) << line;
+    const std::string staged = line.substr(prefix.size(), line.size() - prefix.size() - suffix.size());
+    const std::string file = staged.substr(staged.find('/') + 1);  // after "<pid>/"
+    ASSERT_TRUE(fs::exists(earlier + "/" + file)) << "not an artifact: " << line;
+    EXPECT_GT(fs::file_size(earlier + "/" + file), limit) << "a file that fits was reported: " << line;
+    if (limit == model_size - 64) EXPECT_EQ(file, "scripted_model.pt");
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n') -
+                  std::count(result.output.begin(), result.output.begin() + static_cast<std::ptrdiff_t>(at), '\n'),
+              1)
+        << "the error is the last line and one line:\n" << result.output;
+    EXPECT_FALSE(fs::exists(export_dir));
+    EXPECT_THAT(StagingEntries(dir_.path()), ::testing::IsEmpty());
+  }
+  EXPECT_NO_THROW(RequireCompleteExport(earlier));
+  EXPECT_EQ(ReadTextFile(earlier + "/scripted_model.pt"), earlier_model);
+}
+
+// Two exports to one export_dir at once: each stages in its own directory,
+// the publishing rename lets exactly one in, whole; the other fails with
+// upstream's message and removes its staging. The two differ (INT8 and FP32
+// tables), so a mix of their files would not match the winner's manifest
+// (its sizes and SHA-256 digests).
+TEST_F(ExportModelTest, TwoExportsToOneDirectoryAtOnceOneWinsWhole) {
+  const std::string export_dir = dir_ / "export";
+  const std::string run = fmt::format(
+      "({0} > '{1}/a.log' 2>&1; echo $? > '{1}/a.rc') & (QUANT_EMB=0 {0} > '{1}/b.log' 2>&1; echo $? > '{1}/b.rc') & "
+      "wait",
+      TzrecExport(config_path_, export_dir), dir_.path().string());
+  ASSERT_EQ(testing::RunCommand(run).exit_code, 0);
+  const std::string a_rc = ReadTextFile(dir_ / "a.rc"), b_rc = ReadTextFile(dir_ / "b.rc");
+  const std::string a_log = ReadTextFile(dir_ / "a.log"), b_log = ReadTextFile(dir_ / "b.log");
+  ASSERT_EQ((a_rc == "0\n") + (b_rc == "0\n"), 1) << "a: " << a_rc << a_log << "\nb: " << b_rc << b_log;
+  const bool a_won = a_rc == "0\n";
+  const std::string& loser_log = a_won ? b_log : a_log;
+  EXPECT_EQ(a_won ? b_rc : a_rc, "1\n");
+  EXPECT_THAT(loser_log, HasSubstr("tzrec: error: directory " + export_dir + " already exist."));
+  // Whether the loser was refused at the start or at the publishing rename.
+  RecordProperty("refused_at_publish", loser_log.find("It appeared while this export ran") != std::string::npos);
+  // Whole: every file the manifest lists, and nothing else.
+  EXPECT_NO_THROW(RequireCompleteExport(export_dir));
+  const std::string manifest_path = export_dir + "/" + kExportManifestFile;
+  const ExportManifest manifest = ManifestFromJson(ReadTextFile(manifest_path), manifest_path);
+  std::vector<std::string> listed;
+  for (const ManifestEntry& entry : manifest.files) listed.push_back(entry.path);
+  listed.push_back(kExportManifestFile);
+  std::vector<std::string> present;
+  for (const auto& entry : fs::recursive_directory_iterator(export_dir)) {
+    if (entry.is_regular_file()) present.push_back(fs::relative(entry.path(), export_dir).string());
+  }
+  std::sort(listed.begin(), listed.end());
+  std::sort(present.begin(), present.end());
+  EXPECT_EQ(present, listed);
+  EXPECT_THAT(StagingEntries(dir_.path()), ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "common/staging.h"
 
 namespace tzrec::exporting {
@@ -28,21 +29,52 @@ std::string WithoutTrailingSlash(std::string path) {
   return path;
 }
 
+// The loser of a race for export_dir: upstream's message, then what happened.
+[[noreturn]] void FailTakenMeanwhile(const std::string& to) {
+  Fail("directory {} already exist. It appeared while this export ran (another export to the same "
+       "directory published first); nothing of this export was kept.",
+       to);
+}
+
 // rename(2) that fails with EEXIST/ENOTEMPTY instead of replacing `to` (a plain
 // rename would replace an empty directory created by someone else meanwhile).
+// Two exports to one export_dir at once both stage in their own directories;
+// this rename is where exactly one of them wins, whole.
 void RenameNoReplace(const std::string& from, const std::string& to) {
 #ifdef RENAME_NOREPLACE
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
   if (errno != EINVAL && errno != ENOSYS) {
-    if (errno == EEXIST) Fail("directory {} already exist.", to);
+    if (errno == EEXIST || errno == ENOTEMPTY) FailTakenMeanwhile(to);
     Fail("cannot move {} to {}: {}", from, to, std::strerror(errno));
   }
 #endif
-  // File systems without RENAME_NOREPLACE: check, then rename.
+  // File systems without RENAME_NOREPLACE: check, then rename (which still
+  // refuses a non-empty directory).
   std::error_code ec;
-  if (fs::exists(fs::symlink_status(to, ec))) Fail("directory {} already exist.", to);
+  if (fs::exists(fs::symlink_status(to, ec))) FailTakenMeanwhile(to);
   if (std::rename(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY) FailTakenMeanwhile(to);
     Fail("cannot move {} to {}: {}", from, to, std::strerror(errno));
+  }
+}
+
+// Exports to the same export_dir still running (their staging's owner is
+// alive). Not refused here: a pid can be reused by an unrelated process, and
+// the publishing rename decides between live exports anyway.
+void WarnOfRunningExports(const std::string& export_dir) {
+  const fs::path target(export_dir);
+  const std::string name = target.filename().string();
+  std::error_code ec;
+  fs::directory_iterator it(target.parent_path().empty() ? fs::path(".") : target.parent_path(), ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::optional<StagingName> staging = ParseStagingName(it->path().filename().string());
+    if (!staging || staging->target != name || staging->pid == static_cast<long>(::getpid()) ||
+        !ProcessAlive(staging->pid)) {
+      continue;
+    }
+    spdlog::warn("another export to {} is running (process {}, staging {}); the first to finish publishes "
+                 "it and the other fails",
+                 export_dir, staging->pid, it->path().string());
   }
 }
 
@@ -81,6 +113,7 @@ std::unique_ptr<ExportStaging> ExportStaging::Begin(const std::string& export_di
   }
   // Staging directories of exports to the same place that were killed.
   RemoveStaleStaging(export_dir);
+  WarnOfRunningExports(export_dir);
   const std::string staging = StagingPath(export_dir);
   fs::remove_all(staging, ec);  // left over from a killed run with the same pid
   if (!fs::create_directory(staging, ec) || ec) {
@@ -147,11 +180,7 @@ std::string ExportStaging::FinalPath(const std::string& relative) const {
 }
 
 void ExportStaging::WriteFile(const std::string& relative, const std::string& content) const {
-  const std::string path = LocalPath(relative);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  if (!out) Fail("cannot write {}", path);
+  WriteWholeFile(LocalPath(relative), content);
 }
 
 void ExportStaging::CopyFile(const std::string& source, const std::string& relative) const {

@@ -74,7 +74,10 @@ TEST(ExportStagingTest, PublishRefusesATargetThatAppearedMeanwhile) {
   auto staging = ExportStaging::Begin(target);
   staging->WriteFile("model_acc.json", "{}");
   fs::create_directories(target);  // someone else, even an empty directory
-  EXPECT_EQ(ErrorOf([&] { staging->Publish(); }), "directory " + target + " already exist.");
+  const std::string error = ErrorOf([&] { staging->Publish(); });
+  EXPECT_EQ(error.rfind("directory " + target + " already exist. ", 0), 0u) << error;
+  EXPECT_THAT(error, HasSubstr("another export to the same directory published first"));
+  EXPECT_EQ(error.find('\n'), std::string::npos) << "one line";
   EXPECT_FALSE(fs::exists(staging->staging_dir()));
   EXPECT_TRUE(fs::is_empty(target));
 }
@@ -138,6 +141,56 @@ TEST(ExportStagingTest, NamesLeadingOutOfTheExportAreRefused) {
   EXPECT_FALSE(fs::exists(dir / "escaped.txt"));
   staging->WriteFile("user/fg.json", "{}");  // an ordinary nested name
   EXPECT_TRUE(fs::exists(staging->staging_dir() + "/user/fg.json"));
+}
+
+// Two exports to one export_dir at once, each from its own process: both
+// stage, the first to publish wins whole, the second is refused with
+// upstream's message and an explanation, and leaves nothing.
+TEST(ExportStagingTest, OfTwoConcurrentExportsTheFirstToPublishWinsWhole) {
+  ScratchDir dir;
+  const std::string target = dir / "export";
+  auto mine = ExportStaging::Begin(target);
+  mine->WriteFile("fg.json", "mine");
+  mine->WriteFile("mine_only.txt", "x");
+  const pid_t other = fork();
+  if (other == 0) {
+    int rc = 1;
+    try {
+      auto theirs = ExportStaging::Begin(target);  // mine is staged, not published: no refusal yet
+      theirs->WriteFile("fg.json", "theirs");
+      theirs->Publish();
+      rc = 0;
+    } catch (...) {
+    }
+    _exit(rc);  // no destructors of the parent's objects in the child
+  }
+  int status = 0;
+  waitpid(other, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the other export did not publish";
+  const std::string staging_dir = mine->staging_dir();
+  const std::string error = ErrorOf([&] { mine->Publish(); });
+  EXPECT_EQ(error, "directory " + target + " already exist. It appeared while this export ran (another export "
+                   "to the same directory published first); nothing of this export was kept.");
+  EXPECT_FALSE(fs::exists(staging_dir));
+  EXPECT_EQ(ReadTextFile(target + "/fg.json"), "theirs");
+  EXPECT_FALSE(fs::exists(target + "/mine_only.txt"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+// An export's own files under a file size limit: WriteFile names the staged
+// file and the reason; the abandoned staging is removed.
+TEST(ExportStagingTest, AFullDiskIsNamedAndTheStagingRemoved) {
+  ScratchDir dir;
+  const std::string target = dir / "export";
+  const std::string result = testing::RunWithFileSizeLimit(1000, [&] {
+    auto staging = ExportStaging::Begin(target);
+    staging->WriteFile("small.json", "{}");
+    return staging->staging_dir() + "|" + ErrorOf([&] { staging->WriteFile("fg.json", std::string(5000, ' ')); });
+  });
+  const std::string staging_dir = result.substr(0, result.find('|'));
+  EXPECT_EQ(result.substr(result.find('|') + 1), "cannot write " + staging_dir + "/fg.json: File too large");
+  EXPECT_FALSE(fs::exists(staging_dir));
+  EXPECT_FALSE(fs::exists(target));
 }
 
 }  // namespace

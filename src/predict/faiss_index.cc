@@ -2,6 +2,7 @@
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/index_factory.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
 #include <charconv>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "common/staging.h"
 #include "data/batch_iterator.h"
 #include "data/csv_reader.h"
@@ -141,6 +143,21 @@ ItemIndex ReadItemIndex(const std::string& dir) {
   return out;
 }
 
+namespace {
+
+// faiss's writer interface over a FileWriter: a failed write is an Error
+// naming the file and the system's reason (thrown through faiss's writer).
+struct FaissFileWriter : faiss::IOWriter {
+  explicit FaissFileWriter(FileWriter& file) : file(file) { name = file.path(); }
+  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    file.Write(ptr, size * nitems);
+    return nitems;
+  }
+  FileWriter& file;
+};
+
+}  // namespace
+
 FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
   if (options.index_output_dir.empty()) FailConfig("--index_output_dir is required");
   const ItemIndex built = BuildItemIndex(options);
@@ -152,11 +169,15 @@ FaissIndexSummary CreateFaissIndex(const FaissIndexOptions& options) {
   RemoveStaleStaging(dir.string(), [](const std::string& t) { return t == "faiss_index" || t == "id_mapping"; });
   const fs::path index_tmp = StagingPath((dir / "faiss_index").string()), ids_tmp = StagingPath((dir / "id_mapping").string());
   try {
-    faiss::write_index(index, index_tmp.c_str());
-    std::ofstream ids(ids_tmp);
-    for (const std::string& id : built.ids) ids << id << '\n';
-    ids.close();
-    if (!ids) Fail("cannot write {}", ids_tmp.string());
+    // faiss's own file writer does not check its close; this one checks
+    // every write and the close (common/file_writer.h).
+    FileWriter index_file(index_tmp.string());
+    FaissFileWriter index_writer(index_file);
+    faiss::write_index(index, &index_writer);
+    index_file.Close();
+    std::string ids;
+    for (const std::string& id : built.ids) ids += id + '\n';
+    WriteWholeFile(ids_tmp.string(), ids);
     fs::rename(index_tmp, dir / "faiss_index");
     fs::rename(ids_tmp, dir / "id_mapping");
   } catch (...) {

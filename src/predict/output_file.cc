@@ -21,6 +21,10 @@ AtomicOutputFile::AtomicOutputFile(std::string path) : path_(std::move(path)) {
     Fail("predict_output_path {} already exists; remove it or choose another path", path_);
   }
   const fs::path parent = fs::path(path_).parent_path();
+  for (fs::path p = parent; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    created_dirs_.push_back(p.string());
+    if (p == p.parent_path()) break;
+  }
   if (!parent.empty()) {
     fs::create_directories(parent, ec);
     if (ec) Fail("cannot create directory {} for predict_output_path: {}", parent.string(), ec.message());
@@ -28,7 +32,11 @@ AtomicOutputFile::AtomicOutputFile(std::string path) : path_(std::move(path)) {
   RemoveStaleStaging(path_);  // left by killed runs writing the same output
   temp_path_ = StagingPath(path_);
   file_ = std::fopen(temp_path_.c_str(), "wb");
-  if (file_ == nullptr) Fail("cannot write {}: {}", temp_path_, std::strerror(errno));
+  if (file_ == nullptr) {
+    const int error = errno;
+    Discard();
+    Fail("cannot write {}: {}", temp_path_, std::strerror(error));
+  }
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
 }
 
@@ -42,6 +50,10 @@ void AtomicOutputFile::Discard() {
     file_ = nullptr;
   }
   if (!temp_path_.empty()) std::remove(temp_path_.c_str());
+  std::error_code ec;
+  for (const std::string& dir : created_dirs_) {
+    if (!fs::remove(dir, ec)) break;  // not empty (someone else's files) or gone
+  }
 }
 
 void AtomicOutputFile::Write(std::string_view bytes) {

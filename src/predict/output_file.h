@@ -2,8 +2,10 @@
 //
 // Content is written to "<path>.tmp-<pid>" beside the final path; Commit()
 // moves it into place, refusing to replace a file that exists by then. If the
-// object is destroyed without Commit (an error on the way), the temporary
-// file is removed, so a failed run never leaves a partial output behind; one
+// object is destroyed without Commit (an error on the way: a full disk too),
+// the temporary file is removed, and so are the directories created for it
+// (ParquetWriter's output directory), so a failed run never leaves a
+// partial output behind; one
 // left by a killed run is removed by the next run writing the same path
 // (common/staging.h).
 #pragma once
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tzrec::predict {
 
@@ -35,6 +38,7 @@ class AtomicOutputFile {
 
   std::string path_;
   std::string temp_path_;
+  std::vector<std::string> created_dirs_;  // deepest first; removed on Discard when empty
   std::FILE* file_ = nullptr;
   bool committed_ = false;
 };

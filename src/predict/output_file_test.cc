@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/staging.h"
+#include "common/test_support.h"
 
 namespace tzrec::predict {
 namespace {
@@ -107,6 +108,48 @@ TEST_F(OutputFileTest, TempFilesOfKilledRunsAreRemovedByTheNextRun) {
   file.Write("a\n");
   file.Commit();
   EXPECT_EQ(Read(out), "a\n");
+}
+
+// A full disk (a file size limit in a forked child: writes past it fail with
+// EFBIG): a write larger than the buffer fails in Write, a small one when
+// Commit flushes; both name the file being written and the reason, and the
+// abandoned file removes its partial content. An earlier output stays.
+TEST_F(OutputFileTest, AFullDiskIsNamedAndLeavesNoPartialFile) {
+  const fs::path earlier = dir_ / "earlier.csv";
+  {
+    AtomicOutputFile file(earlier.string());
+    file.Write("kept\n");
+    file.Commit();
+  }
+  for (const size_t bytes : {size_t{3} << 20, size_t{3000}}) {
+    const fs::path out = dir_ / ("full_" + std::to_string(bytes) + ".csv");
+    const std::string result = testing::RunWithFileSizeLimit(2048, [&] {
+      std::string where = "none", error;
+      std::string temp;
+      {
+        AtomicOutputFile file(out.string());
+        temp = file.temp_path();
+        error = testing::ErrorOf([&] { file.Write(std::string(bytes, 'x')); });
+        if (!error.empty()) {
+          where = "write";
+        } else {
+          error = testing::ErrorOf([&] { file.Commit(); });
+          if (!error.empty()) where = "commit";
+        }
+      }
+      return where + "|" + temp + "|" + error;
+    });
+    const size_t bar = result.find('|'), bar2 = result.find('|', bar + 1);
+    ASSERT_NE(bar2, std::string::npos) << result;
+    const std::string where = result.substr(0, bar), temp = result.substr(bar + 1, bar2 - bar - 1);
+    EXPECT_EQ(where, bytes > 2048 * 100 ? "write" : "commit") << result;
+    EXPECT_EQ(temp.rfind(out.string() + ".tmp-", 0), 0u) << result;
+    EXPECT_EQ(result.substr(bar2 + 1), "cannot write " + temp + ": File too large");
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_FALSE(fs::exists(temp)) << "partial file left";
+  }
+  EXPECT_EQ(Read(earlier), "kept\n");
+  EXPECT_EQ(EntriesIn(dir_), 1u);
 }
 
 }  // namespace

@@ -25,8 +25,14 @@ class AtomicStream : public arrow::io::OutputStream {
   }
   bool closed() const override { return closed_; }
   arrow::Result<int64_t> Tell() const override { return position_; }
+  // A failed write (a full disk, a file size limit) is returned as Arrow's
+  // status rather than thrown through Parquet's writer; Check() reports it.
   arrow::Status Write(const void* data, int64_t nbytes) override {
-    file_.Write(std::string_view(static_cast<const char*>(data), static_cast<size_t>(nbytes)));
+    try {
+      file_.Write(std::string_view(static_cast<const char*>(data), static_cast<size_t>(nbytes)));
+    } catch (const Error& e) {
+      return arrow::Status::IOError(e.what());
+    }
     position_ += nbytes;
     return arrow::Status::OK();
   }
@@ -38,7 +44,10 @@ class AtomicStream : public arrow::io::OutputStream {
 };
 
 void Check(const arrow::Status& status, const std::string& path) {
-  if (!status.ok()) Fail("cannot write {}: {}", path, status.ToString());
+  if (status.ok()) return;
+  // The file's own failure already names the file and the system's reason.
+  if (status.IsIOError() && status.message().rfind("cannot write ", 0) == 0) Fail("{}", status.message());
+  Fail("cannot write {}: {}", path, status.ToString());
 }
 
 // One output tensor [rows, ...] as an Arrow column.

@@ -4,6 +4,7 @@
 // (upstream's acceptance: within 1e-6), and the error cases.
 #include "predict/predictor.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -472,6 +473,40 @@ TEST_F(PredictTest, CommandLine) {
   rc = std::system((base + fmt::format("--predict_output_path {} --writer_type OdpsWriter 2> {}",
                                        OutPath("cli_odps.csv"), log)).c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 2);
+}
+
+// The binary on a full disk (its files limited in size; writes past the limit
+// fail with EFBIG): a CSV output failing when its buffer is flushed at the
+// end, a Parquet one failing inside Parquet's writer. Each is one line naming
+// the file being written and the reason, exit code 1, no output and no
+// staging file left, and an earlier output untouched.
+TEST_F(PredictTest, AFullDiskIsNamedAndLeavesNoOutput) {
+  const std::string base = fmt::format("'{}' predict --scripted_model_path {} --predict_input_path {} ",
+                                       TZREC_BINARY, *export_dir_, *data_path_);
+  const std::string earlier = OutPath("earlier_full.csv");
+  ASSERT_EQ(testing::RunCommand(base + "--predict_output_path " + earlier).exit_code, 0);
+  const std::string earlier_bytes = ReadTextFile(earlier);
+  ASSERT_GT(earlier_bytes.size(), 2000u);
+  struct Case {
+    std::string name, flags, written;  // written: the file being written, relative to OutPath(name)
+  };
+  for (const Case& c : {Case{"full.csv", "", ""}, Case{"full_parquet", "--writer_type ParquetWriter", "/part-0.parquet"}}) {
+    SCOPED_TRACE(c.name);
+    const testing::CommandResult result = testing::RunCommandWithFileSizeLimit(
+        earlier_bytes.size() / 2, base + "--predict_output_path " + OutPath(c.name) + " " + c.flags);
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    const std::string prefix = "tzrec: error: cannot write " + OutPath(c.name) + c.written + ".tmp-";
+    const size_t at = result.output.find(prefix);
+    ASSERT_NE(at, std::string::npos) << result.output;
+    const std::string line = result.output.substr(at);
+    EXPECT_THAT(line, ::testing::EndsWith(": File too large\n")) << result.output;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << "the error is the last line and one line";
+    ExpectNoOutput(c.name);
+    if (!c.written.empty() && fs::exists(OutPath(c.name))) {
+      for (const auto& entry : fs::directory_iterator(OutPath(c.name))) ADD_FAILURE() << "left behind: " << entry.path();
+    }
+  }
+  EXPECT_EQ(ReadTextFile(earlier), earlier_bytes);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "config/model_type.h"
 #include "export/input_tile.h"
+#include "export/script_module_file.h"
 #include "models/model.h"
 #include "models/modules/embedding_group.h"
 #include "models/modules/jit_module.h"
@@ -139,11 +140,7 @@ std::vector<std::string> WriteDenseGraph(const protos::EasyRecConfig& config,
     const std::string message = e.what_without_backtrace();
     Fail("the dense graph does not run on a check batch: {}", message.substr(0, message.find('\n')));
   }
-  try {
-    graph.save(path);
-  } catch (const c10::Error& e) {
-    Fail("cannot save {}: {}", path, e.what_without_backtrace());
-  }
+  SaveScriptModule(graph, path);
   spdlog::info("dense graph: {} embedding inputs, {} dense parameters", inputs.size(), state.size());
   return model->output_names();
 }

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "common/progress.h"
 #include "export/distributed/npz_writer.h"
 #include "artifacts/row_quant.h"
@@ -62,10 +63,7 @@ std::pair<int64_t, int64_t> ShardRows(int64_t rows, int index, int n) {
 }
 
 void WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) Fail("cannot write {}", path.string());
+  WriteWholeFile(path.string(), text);
 }
 
 nlohmann::ordered_json RowRange(int64_t begin, int64_t end) {

@@ -15,6 +15,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/checkpoint_choice.h"
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "common/staging.h"
 #include "config/pipeline_config.h"
 #include "export/export_manifest.h"
@@ -149,9 +150,7 @@ void NameRemoteCheckpoint(const std::string& staged, const std::string& remote_c
   const std::string path = (fs::path(staged) / artifacts::kExportManifestFile).string();
   artifacts::ExportManifest manifest = artifacts::ReadExportManifest(path);
   manifest.checkpoint_path = remote_checkpoint;
-  std::ofstream out(path, std::ios::trunc);
-  out << artifacts::ManifestToJson(manifest);
-  if (!out.flush()) Fail("cannot write {}", path);
+  WriteWholeFile(path, artifacts::ManifestToJson(manifest));
 }
 
 }  // namespace
