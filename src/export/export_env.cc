@@ -83,6 +83,13 @@ ExportEnv ReadExportEnv(const EnvLookup& env) {
   result.quant_ec_emb = ParseQuant(env, "QUANT_EC_EMB", std::nullopt);
   ParseDistributedEmbedding(env, result);
   if (!result.distributed_embedding) result.input_tile = ParseInputTile(env);
+  // Upstream turns RTP on with exactly "1"; its export needs Alibaba's closed
+  // RTP converter. The open sparse/dense split is the distributed-embedding export.
+  if (env("USE_RTP").value_or("0") == "1") {
+    FailConfig("USE_RTP=1 asks for an RTP export, which needs the closed RTP converter and "
+               "tzrec does not write; unset it, or use USE_DISTRIBUTED_EMBEDDING=1 for the open "
+               "sparse/dense split");
+  }
   RefuseMode(env, "ENABLE_TRT", "0", "a TensorRT export");
   RefuseMode(env, "ENABLE_AOT", "0", "an AOTInductor export");
   RefuseMode(env, "UNIFIED_AOT", "0", "an AOTInductor export");

@@ -78,6 +78,15 @@ TEST(ExportEnvTest, GpuModesAreRefusedWhenSwitchedOn) {
               HasSubstr("MAX_EXPORT_BATCH_SIZE=\"abc\""));
 }
 
+TEST(ExportEnvTest, RtpExportIsRefusedByNamePointingToTheDistributedEmbeddingExport) {
+  const std::string error = ErrorOf([] { ReadExportEnv(Env({{"USE_RTP", "1"}})); });
+  EXPECT_THAT(error, HasSubstr("USE_RTP=1"));
+  EXPECT_THAT(error, HasSubstr("USE_DISTRIBUTED_EMBEDDING=1"));
+  // Upstream reads anything but "1" as off.
+  EXPECT_EQ(ErrorOf([] { ReadExportEnv(Env({{"USE_RTP", "0"}})); }), "");
+  EXPECT_EQ(ErrorOf([] { ReadExportEnv(Env({{"USE_RTP", "true"}})); }), "");
+}
+
 TEST(ExportEnvTest, ModelAccJsonKeepsUpstreamKeyOrderAndJsonDumpLayout) {
   // Set in an order different from the file's.
   const ExportEnv env = ReadExportEnv(Env({{"MAX_EXPORT_BATCH_SIZE", "256"},

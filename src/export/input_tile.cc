@@ -14,8 +14,15 @@ TiledInputs UserTiledInputs(const std::vector<const Feature*>& features) {
       if (feature->is_weighted()) tiled.sparse.push_back(feature->weights_key());
     } else {
       tiled.dense.push_back(feature->values_key());
+      if (feature->is_sequence()) tiled.dense_lengths.push_back(feature->lengths_key());
     }
   }
+  return tiled;
+}
+
+TiledInputs WrapperTiledInputs(const TiledInputs& user_inputs, int mode) {
+  TiledInputs tiled = user_inputs;
+  if (mode == 3) tiled.sparse.clear();
   return tiled;
 }
 
@@ -28,9 +35,10 @@ torch::jit::Module WrapWithInputTile(const torch::jit::Module& model, const Tile
       "    n = int(data[\"batch_size\"].reshape(-1)[0].item())\n"
       "    inputs: Dict[str, Tensor] = {}\n"
       "    for key in data.keys():\n"
-      "        if key != \"batch_size\":\n"
-      "            inputs[key] = data[key]\n";
-  for (const std::string& key : tiled.sparse) {
+      "        inputs[key] = data[key]\n";
+  std::vector<std::string> one_dimensional = tiled.sparse;
+  one_dimensional.insert(one_dimensional.end(), tiled.dense_lengths.begin(), tiled.dense_lengths.end());
+  for (const std::string& key : one_dimensional) {
     source += "    inputs[" + PyStr(key) + "] = data[" + PyStr(key) + "].repeat([n])\n";
   }
   for (const std::string& key : tiled.dense) {

@@ -58,6 +58,7 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
   options.table_storage = state_->pooled_storage;
   options.tables_restored_later = true;  // every tensor comes from the checkpoint
   options.sequence_table_storage = state_->sequence_storage;
+  options.tile_user_embeddings = state_->input_tile == 3;
   std::unique_ptr<models::Model> model;
   const std::string type = ModelType(state_->config.model_config());
   if (set.subdir.empty()) {
@@ -90,7 +91,8 @@ ModelExporter::Written ModelExporter::Write(const ExportFeatureSet& set,
   }
   spdlog::info("INPUT_TILE={}: {} user-side input(s) arrive with batch 1", state_->input_tile,
                tiled.sparse.size() + tiled.dense.size());
-  torch::jit::Module wrapper = WrapWithInputTile(model->module(), tiled);
+  torch::jit::Module wrapper =
+      WrapWithInputTile(model->module(), WrapperTiledInputs(tiled, state_->input_tile));
   wrapper.eval();
   SaveScriptModule(wrapper, path);
   return {model->output_names(), true};

@@ -64,6 +64,7 @@ EmbeddingGroupOptions GroupOptions(const ModelBuildOptions& options) {
   group.sequence_storage = options.sequence_table_storage;
   group.embedded_inputs = options.embedded_inputs;
   group.tables_restored_later = options.tables_restored_later;
+  group.tile_user_embeddings = options.tile_user_embeddings;
   return group;
 }
 

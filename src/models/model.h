@@ -41,6 +41,9 @@ struct ModelBuildOptions {
   bool embedded_inputs = false;
   // Tables left uninitialised: the caller restores every tensor (export).
   bool tables_restored_later = false;
+  // INPUT_TILE=3: user-side sparse features arrive once per request and are
+  // looked up once; their embeddings are tiled to data["batch_size"] rows.
+  bool tile_user_embeddings = false;
 };
 
 // The embedding-group options `options` implies (wide settings are the

@@ -30,6 +30,19 @@ def make_inputs(batch_size, seed):
     return random_inputs(SPARSE, DENSE, batch_size, seed)
 
 
+
+def embedding_bag_batches(model, inputs):
+    """The number of bags (offsets) of every embedding bag the model runs."""
+    with torch.profiler.profile(record_shapes=True) as prof:
+        model(inputs)
+    batches = [event.input_shapes[2][0] for event in prof.events()
+               if "embedding_bag" in event.name and len(event.input_shapes) > 2
+               and len(event.input_shapes[2]) == 1]
+    if not batches:
+        raise AssertionError("no embedding bag in the profile: "
+                             + ", ".join(sorted({e.name for e in prof.events()})))
+    return batches
+
 class ExportDeepFMTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -148,6 +161,10 @@ class ExportDeepFMTest(unittest.TestCase):
             expected_inputs["age.values"] = request["age.values"].repeat(batch, 1)
             torch.testing.assert_close(tiled_model(request)["probs"],
                                        fp32(expected_inputs)["probs"], rtol=0, atol=1e-6)
+            # Mode 3 looks the user up once (bags over one row's offsets);
+            # mode 2 looks it up for every candidate.
+            self.assertEqual(min(embedding_bag_batches(tiled_model, request)),
+                             1 if mode == "3" else batch)
 
     def test_best_exporter_and_additional_config(self):
         export_dir = self.export(

@@ -276,6 +276,18 @@ class GroupSourceBuilder {
 
   static std::string Data(const std::string& key) { return fmt::format("data[{}]", PyStr(key)); }
 
+  // INPUT_TILE=3: is `feature` looked up once per request and tiled after?
+  bool TiledAfterLookup(const Feature& feature) const {
+    return options_.tile_user_embeddings && !options_.embedded_inputs && feature.is_user_feature();
+  }
+
+  // Repeats looked-up rows [1 or L, dim] `tile` times: one request's user
+  // rows become every candidate's.
+  void TileRows(const std::string& var) {
+    lookups_ += fmt::format("    {0} = {0}.repeat([tile, 1])\n", var);
+    tiles_user_rows_ = true;
+  }
+
   // --- DEEP / WIDE --------------------------------------------------------------
   void AddPooledGroup(int g, const protos::FeatureGroupConfig& group) {
     std::vector<int64_t> dims;
@@ -444,6 +456,7 @@ class GroupSourceBuilder {
       lookups_ += fmt::format("    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n",
                               var, lengths);
     }
+    if (TiledAfterLookup(feature)) TileRows(var);
     return var;
   }
 
@@ -512,6 +525,7 @@ class GroupSourceBuilder {
       lookups_ += fmt::format("    {0} = {0} / torch.clamp({1}, 1).unsqueeze(1).to({0}.dtype)\n",
                               var, lengths);
     }
+    if (TiledAfterLookup(feature)) TileRows(var);
     return var;
   }
 
@@ -544,6 +558,13 @@ class GroupSourceBuilder {
             Data(feature.name() + ".key_lengths"));
       }
       jagged.lengths = Data(feature.lengths_key());
+      if (TiledAfterLookup(feature)) {
+        // One user's jagged rows repeated: sample i's rows are the block i.
+        TileRows(jagged.values);
+        jagged.lengths = NewVar("sl");
+        lookups_ += fmt::format("    {} = {}.repeat([tile])\n", jagged.lengths,
+                                Data(feature.lengths_key()));
+      }
     }
     sequence_vars_[key] = jagged;
     return jagged;
@@ -704,6 +725,9 @@ class GroupSourceBuilder {
       source += fmt::format("    ecs = getattr(self.seq_emb_impls, {}).ec_dict\n",
                             PyStr(kBaseDataGroup));
     }
+    if (tiles_user_rows_) {
+      source += "    tile = int(data[\"batch_size\"].reshape(-1)[0].item())\n";
+    }
     source += lookups_;
     source += "    out: Dict[str, Tensor] = {}\n";
     source += PooledOutputs() + outputs_ + encoder_lines_ + "    return out\n";
@@ -731,6 +755,7 @@ class GroupSourceBuilder {
   std::string lookups_, outputs_, encoder_lines_;
   std::vector<std::pair<std::string, torch::jit::Module>> seq_encoders_;
   bool has_sequence_parts_ = false;
+  bool tiles_user_rows_ = false;  // forward reads data["batch_size"]
   int next_var_ = 0;
 };
 

@@ -73,6 +73,12 @@ struct EmbeddingGroupOptions {
   // overwrites every value from the checkpoint, so random init and packing
   // would be wasted work on tables of millions of rows.
   bool tables_restored_later = false;
+  // INPUT_TILE=3 (upstream's "tile after embedding"): the ids of user-side
+  // sparse features hold one request's user (batch 1) and are looked up once;
+  // the looked-up rows (pooled, query or jagged sequence rows with their
+  // lengths) are repeated data["batch_size"] times. Dense inputs arrive tiled.
+  // Ignored with embedded_inputs (those arrive looked up).
+  bool tile_user_embeddings = false;
 };
 
 // One input of the embedded-inputs mode.

@@ -222,6 +222,53 @@ TEST(EmbeddingGroupTest, EmbeddedInputsGiveTheSameGroups) {
   }
 }
 
+// INPUT_TILE=3: the user's ids arrive once (batch 1) and are looked up once;
+// the groups equal the plain group's on the batch that repeats the user.
+TEST(EmbeddingGroupTest, TiledUserEmbeddingsEqualTheTiledBatch) {
+  // cat becomes user-side (pooled, mean, two ids); the grouped click sequence
+  // is user-side as upstream reads grouped sequences.
+  std::string text = kConfig;
+  const std::string item_cat = "\"item:cat\" num_buckets: 6 embedding_dim: 4 pooling";
+  text.replace(text.find(item_cat) + 1, 4, "user");
+  Fixture f{ParsePipelineConfigText(text, "tile.config")};
+  EmbeddingGroup plain = f.Build();
+  EmbeddingGroupOptions options;
+  options.tile_user_embeddings = true;
+  EmbeddingGroup tiled = f.Build(options);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& p : tiled.module.named_parameters()) p.value.copy_(Param(plain, p.name));
+  }
+  const int64_t n = 3;
+  TensorMap request;
+  request["item.values"] = Long({1, 7, 3});
+  request["item.lengths"] = Long({1, 1, 1});
+  request["price.values"] = at::tensor({0.5f, 1.5f, 2.5f}).view({n, 1});
+  request["cat.values"] = Long({2, 5});
+  request["cat.lengths"] = Long({2});
+  request["click__item.values"] = Long({1, 2, 4});
+  request["click__item.lengths"] = Long({3});
+  request["click__cat.values"] = Long({1, 2, 3, 5});
+  request["click__cat.key_lengths"] = Long({1, 2, 1});
+  request["click__cat.lengths"] = Long({3});
+  // Dense inputs arrive tiled (the export's wrapper tiles them).
+  request["click__price.values"] = at::tensor({0.1f, 0.2f, 0.3f}).view({3, 1}).repeat({n, 1});
+  request["click__price.lengths"] = Long({3}).repeat({n});
+  TensorMap batch = request;
+  for (const char* key : {"cat.values", "cat.lengths", "click__item.values", "click__item.lengths",
+                          "click__cat.values", "click__cat.key_lengths", "click__cat.lengths"}) {
+    batch[key] = request.at(key).repeat({n});
+  }
+  request["batch_size"] = Long({n});
+
+  auto expected = RunGroup(plain, batch);
+  auto actual = RunGroup(tiled, request);
+  for (const char* name : {"deep", "wide", "seq.query", "seq.sequence", "seq.sequence_length"}) {
+    EXPECT_EQ(actual.at(name).sizes(), expected.at(name).sizes()) << name;
+    EXPECT_TRUE(at::allclose(actual.at(name), expected.at(name), 1e-6, 1e-6)) << name;
+  }
+}
+
 TEST(EmbeddingGroupTest, Fp16TablesStayWithinPrecision) {
   Fixture f;
   EmbeddingGroup fp32 = f.Build();
