@@ -1,12 +1,20 @@
 #!/usr/bin/python3
-"""What a user would do instead of tzrec, in plain PyTorch (Debian's
-python3-torch), for the criteo-shaped DeepFM of bench/criteo_deepfm.py.
+"""What a user would do instead of tzrec, in plain PyTorch, for the
+criteo-shaped DeepFM of bench/criteo_deepfm.py. Runs in torch 2.12 (the
+reference runtime, scripts/venv.sh) and in Debian's torch 1.13.
 
-  export   read tzrec's FP32 checkpoint (torch.load), build the model,
-           optionally quantize the embedding bags (row-wise INT8, PyTorch's
-           float_qparams_weight_only_qconfig -> quantized.EmbeddingBag, i.e. the
-           embedding_bag_byte_rowwise_offsets operator), torch.jit.script and
-           torch.jit.save it.
+  export   read the model's FP32 state (one torch.save file), build the model,
+           optionally quantize the embedding bags row-wise to INT8, then
+           torch.jit.script and torch.jit.save it. Two ways:
+           --method prepack (default; the strongest a performance-minded user
+             writes): torch.load(mmap=True, weights_only=True) maps the file
+             instead of reading it into memory, and each table goes straight
+             from the mapped FP32 rows to quantized::embedding_bag_byte_prepack,
+             served by embedding_bag_byte_rowwise_offsets: no FP32 EmbeddingBag
+             and no torch.ao prepare/convert pass.
+           --method ao_convert (the earlier baseline): torch.load into memory,
+             FP32 EmbeddingBags, then torch.ao's float_qparams_weight_only_qconfig
+             prepare/convert into quantized.EmbeddingBag.
   infer    torch.jit.load any scripted DeepFM taking tzrec's input dict
            ("cat_3.values", "cat_3.lengths", "int_0.values") and time it at
            the given batch sizes: batch 1 latency percentiles, rows/s otherwise.
@@ -100,12 +108,38 @@ def mlp_weights(state, prefix, seq):
         lin.bias.data = state[f"{prefix}.mlp.{i}.perceptron.0.bias"]
 
 
-def model_from_checkpoint(state_path):
-    state = torch.load(state_path, map_location="cpu")
+class Int8Bag(nn.Module):
+    """A sum-pooled bag over a row-wise INT8 table packed straight from FP32."""
+
+    def __init__(self, weight: Tensor):
+        super().__init__()
+        self.register_buffer("packed", torch.ops.quantized.embedding_bag_byte_prepack(weight))
+
+    def forward(self, values: Tensor, offsets: Tensor) -> Tensor:
+        return torch.ops.quantized.embedding_bag_byte_rowwise_offsets(
+            self.packed, values, offsets, False, 0, False, None, None, False)
+
+
+def load_state(state_path, mmap):
+    if not mmap:
+        return torch.load(state_path, map_location="cpu")
+    try:
+        return torch.load(state_path, map_location="cpu", mmap=True, weights_only=True)
+    except TypeError:  # torch 1.13 has no mmap: it reads the file
+        return torch.load(state_path, map_location="cpu")
+
+
+def model_from_checkpoint(state_path, method="ao_convert", int8=False):
+    prepack = method == "prepack"
+    state = load_state(state_path, mmap=prepack)
     features = []
     for name in spec.sparse_names():
-        wide = nn.EmbeddingBag.from_pretrained(find_table(state, name, True), mode="sum")
-        emb = nn.EmbeddingBag.from_pretrained(find_table(state, name, False), mode="sum")
+        if prepack and int8:
+            wide = Int8Bag(find_table(state, name, True))
+            emb = Int8Bag(find_table(state, name, False))
+        else:
+            wide = nn.EmbeddingBag.from_pretrained(find_table(state, name, True), mode="sum")
+            emb = nn.EmbeddingBag.from_pretrained(find_table(state, name, False), mode="sum")
         features.append(SparseFeature(name, wide, emb))
     model = DeepFM(features)
     mlp_weights(state, "model.deep_mlp", model.deep)
@@ -128,8 +162,8 @@ def quantize_embeddings(model):
 
 def cmd_export(args):
     start = time.time()
-    model = model_from_checkpoint(args.checkpoint)
-    if args.int8:
+    model = model_from_checkpoint(args.checkpoint, args.method, args.int8)
+    if args.int8 and args.method == "ao_convert":
         model = quantize_embeddings(model)
     scripted = torch.jit.script(model)
     os.makedirs(args.export_dir, exist_ok=True)
@@ -263,6 +297,8 @@ def main():
     e.add_argument("--checkpoint", required=True, help="model.ckpt-N/model/state_dict.pt")
     e.add_argument("--export_dir", required=True)
     e.add_argument("--int8", action="store_true")
+    e.add_argument("--method", choices=["prepack", "ao_convert"], default="prepack",
+                   help="see the module docstring")
     i = sub.add_parser("infer")
     i.add_argument("--model", required=True)
     i.add_argument("--scale", type=float, required=True)

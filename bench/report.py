@@ -40,6 +40,11 @@ def main(path):
         ratio = e["tzrec_rss_mib"]["median"] / e["baseline_rss_mib"]["median"]
         print(f"| export INT8 peak RSS, MiB | {fmt(e['tzrec_rss_mib'])} | {fmt(e['baseline_rss_mib'])} | "
               f"{ratio:.2f}x | <= 0.4x | {verdict(ratio <= 0.4)} |")
+        if "baseline_ao_s" in e:
+            # The earlier baseline (torch 1.13, torch.ao prepare/convert), for comparison.
+            ratio = e["tzrec_s"]["median"] / e["baseline_ao_s"]["median"]
+            print(f"| export INT8 time vs the earlier torch.ao baseline, s | {fmt(e['tzrec_s'], 1)} | "
+                  f"{fmt(e['baseline_ao_s'], 1)} | {ratio:.2f}x | (report) | |")
     inf = r.get("infer")
     if inf:
         # Throughput per CPU second of the process and batch-1 CPU ms per call: on a
