@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "config/pipeline_config.h"
 #include "features/fg_json.h"
+#include "validation/validate.h"
 
 namespace tzrec::cli {
 namespace {
@@ -43,6 +44,8 @@ int Run(const Flags& flags) {
   }
   if (flags.debug) spdlog::warn("--debug (reading one batch of train data) is ignored");
   const protos::EasyRecConfig config = LoadPipelineConfig(flags.pipeline_config_path);
+  // Duplicate or nameless features would give an fg.json FG cannot run.
+  ValidateFeatureConfigs(config);
   ConfigFgJsonOptions options;
   options.output_dir = flags.fg_output_dir;
   if (!flags.fg_resource_name.empty()) options.file_name = flags.fg_resource_name;

@@ -137,8 +137,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitConfigError;
+    // --help and --version: CLI11 prints them and exits 0.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // A flag error is one line like every other error (CLI11's own output adds
+    // "Run with --help ..." on a second line), naming the subcommand to ask.
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    const std::string help = argc >= 2 && argv[1][0] != '-' ? std::string("tzrec ") + argv[1] + " --help"
+                                                            : std::string("tzrec --help");
+    std::fprintf(stderr, "tzrec: error: %s (see `%s`)\n", message.c_str(), help.c_str());
+    return kExitConfigError;
   }
 
   try {

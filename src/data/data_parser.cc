@@ -1,6 +1,7 @@
 #include "data/data_parser.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -137,6 +138,10 @@ at::Tensor DataParser::ParseLabel(const RowBatch& rows, size_t label_index,
     if (!fg::ParseDouble(text, &v)) {
       Fail("{}:{}: label '{}' value '{}' is not a number", rows.file, rows.line_numbers[keep[i]], label, text);
     }
+    // A NaN or inf label makes the loss, and then every weight, NaN.
+    if (!std::isfinite(v)) {
+      Fail("{}:{}: label '{}' value '{}' is not finite", rows.file, rows.line_numbers[keep[i]], label, text);
+    }
     p[i] = static_cast<float>(v);
   }
   return t;
@@ -170,8 +175,8 @@ TensorMap DataParser::Parse(const RowBatch& rows, int64_t* skipped) {
     for (size_t i = 0; i < keep.size(); ++i) {
       std::string_view text = rows.Field(keep[i], static_cast<size_t>(col));
       double v;
-      if (!fg::ParseDouble(text, &v)) {
-        Fail("{}:{}: sample weight '{}' value '{}' is not a number", rows.file, rows.line_numbers[keep[i]],
+      if (!fg::ParseDouble(text, &v) || !std::isfinite(v)) {
+        Fail("{}:{}: sample weight '{}' value '{}' is not a finite number", rows.file, rows.line_numbers[keep[i]],
              field, text);
       }
       p[i] = static_cast<float>(v);

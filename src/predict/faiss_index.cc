@@ -6,6 +6,7 @@
 #include <faiss/index_io.h>
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -43,6 +44,8 @@ void ParseVector(std::string_view text, const std::string& where, Embeddings& ou
     if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
       Fail("{}: embedding value '{}' is not a number", where, part);
     }
+    // A NaN or inf vector matches nothing sensibly and poisons IVF training.
+    if (!std::isfinite(value)) Fail("{}: embedding value '{}' is not finite", where, part);
     out.values.push_back(value);
     ++count;
     pos = comma + 1;

@@ -153,20 +153,34 @@ void TrainAndEvaluate(const TrainEvalOptions& options) {
     spdlog::info("fine-tuning from {}", fine_tune->path);
   }
 
-  fs::create_directories(model_dir);
-  SavePipelineConfig(config, (fs::path(model_dir) / "pipeline.config").string());
-
   const auto& train_config = config.train_config();
   // No epoch count with a step budget: cycle the data until the budget is spent.
   int num_epochs = train_config.num_epochs() > 0 ? static_cast<int>(train_config.num_epochs())
                    : train_config.num_steps() > 0 ? 0
                                                   : 1;
+  // The inputs are checked before model_dir is created, so that a run refused
+  // for a missing file, a missing column or a bad first row leaves none behind:
+  // the train files (and the first batch, read ahead), the eval files.
   std::shared_ptr<data::BatchIterator> train_iterator =
       MakeIterator(job, config.train_input_path(), num_epochs, /*for_eval=*/false);
+  auto first_batch = std::make_shared<data::Batch>();
+  const bool has_first_batch = train_iterator->Next(first_batch.get());
+  if (!config.eval_input_path().empty()) data::ExpandInputPath(config.eval_input_path());
+
+  fs::create_directories(model_dir);
+  SavePipelineConfig(config, (fs::path(model_dir) / "pipeline.config").string());
 
   Progress progress("train", train_config.num_steps(), "steps");
   int64_t steps_seen = start_step;
-  BatchSource inner = SourceOf(train_iterator);
+  BatchSource rest = SourceOf(train_iterator);
+  BatchSource inner = [first_batch, pending = has_first_batch, rest](models::TensorMap& batch,
+                                                                      int& epoch) mutable {
+    if (!pending) return rest(batch, epoch);
+    pending = false;
+    batch = std::move(first_batch->inputs);
+    epoch = first_batch->epoch;
+    return true;
+  };
   BatchSource train_source = [&](models::TensorMap& batch, int& epoch) {
     if (!inner(batch, epoch)) return false;
     progress.Update(++steps_seen);

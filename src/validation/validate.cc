@@ -415,6 +415,8 @@ void ValidatePipelineConfig(const protos::EasyRecConfig& config) {
   ModelChecker(config, layouts).Run();
 }
 
+void ValidateFeatureConfigs(const protos::EasyRecConfig& config) { ValidateFeatures(config, ListFeatures(config)); }
+
 std::vector<std::string> FindUnsupported(const protos::EasyRecConfig& config) {
   static const std::set<std::string> kSequenceSubTypes = {"id_feature", "raw_feature"};
   const auto& supported = SupportedFeatureTypes();

@@ -25,6 +25,11 @@ namespace tzrec {
 // Throws ConfigError at the first problem found.
 void ValidatePipelineConfig(const protos::EasyRecConfig& config);
 
+// The feature_configs alone (types, names present and unique): what
+// create_fg_json checks before writing fg.json, for configs that may have
+// no model_config. Throws ConfigError.
+void ValidateFeatureConfigs(const protos::EasyRecConfig& config);
+
 // One message per feature or model tzrec cannot build; empty when all are
 // supported. Example: "feature 'title' has type tokenize_feature, which tzrec
 // does not support".

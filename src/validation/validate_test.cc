@@ -71,6 +71,17 @@ TEST(Validate, BaseConfigIsValid) {
   EXPECT_EQ(ValidationError(std::string(kBaseFeatures) + kDeepFmModel), "<valid>");
 }
 
+TEST(Validate, FeatureConfigsAloneNeedNoModelButUniqueNames) {
+  EXPECT_NO_THROW(ValidateFeatureConfigs(Parse(kBaseFeatures)));
+  try {
+    ValidateFeatureConfigs(Parse(std::string(kBaseFeatures) +
+                                 R"(feature_configs { raw_feature { feature_name: "price" expression: "item:p2" } })"));
+    ADD_FAILURE() << "a duplicate feature name validated";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("duplicate feature name 'price'"));
+  }
+}
+
 TEST(Validate, GroupWidthsFollowFeatureTypes) {
   auto layouts = LayoutFeatureGroups(Parse(std::string(kBaseFeatures) + kDeepFmModel));
   ASSERT_EQ(layouts.size(), 3u);

@@ -41,6 +41,7 @@ TEST(FgEncodedTest, WeightedIds) {
   EXPECT_THAT(Col(out, "id_feat").ids, ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(Col(out, "id_feat").lengths, ElementsAre(1, 2, 1));
   EXPECT_THAT(Col(out, "id_feat").weights, ElementsAre(1.0f, 1.5f, 2.0f, 2.5f));
+  EXPECT_THROW(RunFg(engine, {{"id_feat", {"1:1.0", "2:nan"}}}), Error);
 }
 
 TEST(FgEncodedTest, DenseAndBucketizedRaw) {
@@ -56,6 +57,10 @@ TEST(FgEncodedTest, DenseAndBucketizedRaw) {
   // An empty dense cell without fg_encoded_default_value is an error, not a NaN.
   EXPECT_THROW(RunFg(EngineFor({raw}, Encoded()), {{"raw_feat", {"1", ""}}}), Error);
   EXPECT_THROW(RunFg(dense2, {{"raw_feat", {"0.1"}}}), Error);
+  // FG turns NaN into the default, so an encoded NaN or inf is corrupt data.
+  for (const char* bad : {"nan", "inf", "-inf"}) {
+    EXPECT_THROW(RunFg(dense, {{"raw_feat", {"0.2", bad}}}), Error) << bad;
+  }
 
   json sparse = raw;
   sparse["boundaries"] = {0.1, 0.2, 0.3};

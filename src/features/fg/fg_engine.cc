@@ -1,6 +1,7 @@
 #include "features/fg/fg_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include <fmt/format.h>
@@ -333,7 +334,11 @@ namespace {
 // what its text would give, without the text.
 void AppendNumber(const EncodedFeature& ef, const NumericColumn& column, int64_t row, FeatureColumn& col) {
   if (!ef.sparse) {
-    col.dense.push_back(static_cast<float>(column.ints ? static_cast<double>(column.ints[row]) : column.doubles[row]));
+    const double v = column.ints ? static_cast<double>(column.ints[row]) : column.doubles[row];
+    if (!std::isfinite(v)) {
+      throw FgValueError(fmt::format("feature '{}': encoded value is not finite: '{}'", col.name, v));
+    }
+    col.dense.push_back(static_cast<float>(v));
     return;
   }
   int64_t id;
@@ -376,7 +381,14 @@ bool AppendNumericColumn(const EncodedFeature& ef, const NumericColumn& column, 
     const size_t before = col.dense.size();
     col.dense.resize(before + static_cast<size_t>(rows));
     float* out = col.dense.data() + before;
-    for (int64_t r = 0; r < rows; ++r) out[r] = static_cast<float>(column.doubles[r]);
+    for (int64_t r = 0; r < rows; ++r) {
+      // FG turns NaN into the default; an encoded NaN or inf is corrupt data
+      // that would silently poison training or every prediction it touches.
+      if (!std::isfinite(column.doubles[r])) {
+        Fail("{}: feature '{}': encoded value is not finite: '{}'", batch.RowOrigin(r), col.name, column.doubles[r]);
+      }
+      out[r] = static_cast<float>(column.doubles[r]);
+    }
     return true;
   }
   return false;
@@ -458,6 +470,7 @@ void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const 
                 if (colon == std::string_view::npos || !ParseDouble(part.substr(colon + 1), &w)) {
                   bad(col.name, "weighted value is not id:weight:", part);
                 }
+                if (!std::isfinite(w)) bad(col.name, "weight is not finite:", part);
                 id_text = part.substr(0, colon);
                 col.weights.push_back(static_cast<float>(w));
               }
@@ -474,6 +487,7 @@ void FgEngine::ProcessEncoded(const InputBatch& batch, FeatureBatch& out) const 
           ForEachPart(cell, msep, [&](std::string_view part) {
             double v;
             if (!ParseDouble(part, &v)) bad(col.name, "encoded value is not a number:", part);
+            if (!std::isfinite(v)) bad(col.name, "encoded value is not finite:", part);
             col.dense.push_back(static_cast<float>(v));
             ++count;
           });
