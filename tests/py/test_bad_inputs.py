@@ -406,6 +406,12 @@ class BadInputsTest(unittest.TestCase):
             self.assertEqual(case.id.split(".")[0], case.args[0], case.id)
             self.assertIn(case.exit_code, (1, 2), case.id)
 
+    def test_docs_table_is_this_case_list(self):
+        docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "reliability.md")
+        with open(docs) as f:
+            self.assertIn(markdown_table(), f.read(),
+                          "docs/reliability.md's table differs: paste `test_bad_inputs.py --print-table`")
+
     def check_case(self, case):
         if case.root_can_read and os.geteuid() == 0:
             self.skipTest("runs as root, whom mode 000 does not deny")
