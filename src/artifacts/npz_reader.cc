@@ -2,7 +2,10 @@
 
 #include <zip.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <regex>
 
@@ -33,23 +36,33 @@ std::string ZipError(int code) {
 
 }  // namespace
 
-NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std::string& origin) {
+NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std::string& origin,
+                       uint64_t max_bytes) {
   char prefix[8];
   read(prefix, sizeof(prefix));
   if (std::memcmp(prefix, "\x93NUMPY", 6) != 0) Fail("{}: not a .npy array (bad magic)", origin);
   const int major = static_cast<unsigned char>(prefix[6]);
   size_t header_len = 0;
+  uint64_t used = sizeof(prefix);
   if (major == 1) {
     unsigned char len[2];
     read(reinterpret_cast<char*>(len), 2);
     header_len = len[0] | (len[1] << 8);
+    used += 2;
   } else if (major == 2 || major == 3) {
     unsigned char len[4];
     read(reinterpret_cast<char*>(len), 4);
     header_len = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<size_t>(len[3]) << 24);
+    used += 4;
   } else {
     Fail("{}: .npy version {} is not supported", origin, major);
   }
+  // numpy writes headers of a few hundred bytes (and reads none over 10000).
+  constexpr size_t kMaxHeader = 1 << 20;
+  if (header_len > kMaxHeader || header_len > max_bytes - std::min<uint64_t>(used, max_bytes)) {
+    Fail("{}: .npy header of {} bytes is longer than the array's entry", origin, header_len);
+  }
+  used += header_len;
   std::string dict(header_len, '\0');
   read(dict.data(), header_len);
   static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
@@ -63,7 +76,9 @@ NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std
   if (order[1] == "True") Fail("{}: Fortran-order arrays are not supported", origin);
   NpyArray array;
   array.descr = descr[1];
+  const at::ScalarType dtype = DtypeOf(array.descr, origin);
   const std::string dims = shape[1];
+  uint64_t bytes = c10::elementSize(dtype);
   size_t start = 0;
   while (start < dims.size()) {
     size_t comma = dims.find(',', start);
@@ -71,10 +86,21 @@ NpyArray ReadNpyHeader(const std::function<void(char*, size_t)>& read, const std
     std::string part = dims.substr(start, comma - start);
     part.erase(0, part.find_first_not_of(' '));
     part.erase(part.find_last_not_of(' ') + 1);
-    if (!part.empty()) array.shape.push_back(std::stoll(part));
+    if (!part.empty()) {
+      int64_t dim = -1;
+      const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), dim);
+      if (ec != std::errc() || end != part.data() + part.size() || dim < 0) {
+        Fail("{}: bad dimension '{}' in .npy shape ({})", origin, part, dims);
+      }
+      if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes)) bytes = UINT64_MAX;
+      array.shape.push_back(dim);
+    }
     start = comma + 1;
   }
-  array.data = at::empty(array.shape, at::TensorOptions().dtype(DtypeOf(array.descr, origin)));
+  if (bytes > max_bytes - std::min(used, max_bytes)) {
+    Fail("{}: an array of shape ({}) does not fit in the {} bytes of its entry", origin, dims, max_bytes);
+  }
+  array.data = at::empty(array.shape, at::TensorOptions().dtype(dtype));
   return array;
 }
 
@@ -83,6 +109,9 @@ std::map<std::string, NpyArray> ReadNpz(const std::string& path) {
   zip_t* archive = zip_open(path.c_str(), ZIP_RDONLY, &error);
   if (archive == nullptr) Fail("cannot read {}: {}", path, ZipError(error));
   std::unique_ptr<zip_t, void (*)(zip_t*)> guard(archive, [](zip_t* z) { zip_discard(z); });
+  std::error_code size_error;
+  const uint64_t archive_bytes = std::filesystem::file_size(path, size_error);
+  if (size_error) Fail("cannot read {}: {}", path, size_error.message());
   std::map<std::string, NpyArray> arrays;
   const zip_int64_t count = zip_get_num_entries(archive, 0);
   for (zip_int64_t i = 0; i < count; ++i) {
@@ -94,6 +123,21 @@ std::map<std::string, NpyArray> ReadNpz(const std::string& path) {
       continue;
     }
     const std::string origin = path + ":" + name;
+    // What the entry can hold: its size as the zip directory states it, and
+    // no more than its compressed bytes (inside the file) can expand to:
+    // stored, as many; deflate (numpy.savez_compressed), at most 1032 times
+    // as many.
+    zip_stat_t stat;
+    zip_stat_init(&stat);
+    if (zip_stat_index(archive, static_cast<zip_uint64_t>(i), 0, &stat) != 0 ||
+        (stat.valid & (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) != (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) {
+      Fail("cannot read {}: {}", origin, zip_strerror(archive));
+    }
+    const uint64_t comp_size = std::min<uint64_t>(stat.comp_size, archive_bytes);
+    const uint64_t expands_to = stat.comp_method == ZIP_CM_STORE     ? comp_size
+                                : stat.comp_method == ZIP_CM_DEFLATE ? comp_size * 1032 + 1024
+                                                                     : UINT64_MAX;
+    const uint64_t entry_bytes = std::min<uint64_t>(stat.size, expands_to);
     zip_file_t* file = zip_fopen_index(archive, static_cast<zip_uint64_t>(i), 0);
     if (file == nullptr) Fail("cannot read {}: {}", origin, zip_strerror(archive));
     std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file_guard(file, &zip_fclose);
@@ -105,7 +149,7 @@ std::map<std::string, NpyArray> ReadNpz(const std::string& path) {
         length -= static_cast<size_t>(got);
       }
     };
-    NpyArray array = ReadNpyHeader(read, origin);
+    NpyArray array = ReadNpyHeader(read, origin, entry_bytes);
     read(static_cast<char*>(array.data.data_ptr()), array.data.nbytes());
     name.resize(name.size() - suffix.size());
     arrays.emplace(std::move(name), std::move(array));

@@ -129,7 +129,11 @@ void CheckCoverage(DcpTensor& tensor, const MetadataParser& parser) {
                    fmt::join(c.offsets, ", "), fmt::join(c.sizes, ", "), fmt::join(tensor.size, ", "));
       }
     }
-    covered += volume_of(c.sizes, "chunk size");  // each <= numel <= 2^62: no overflow
+    // Each chunk holds at most numel <= 2^62 elements, but several
+    // overlapping ones (refused below) can add up past int64.
+    if (__builtin_add_overflow(covered, volume_of(c.sizes, "chunk size"), &covered)) {
+      parser.Bad("tensor {}: its chunks hold more elements than it has", tensor.fqn);
+    }
   }
   for (size_t i = 0; i < tensor.chunks.size(); ++i) {
     for (size_t j = i + 1; j < tensor.chunks.size(); ++j) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <unordered_map>
+#include <vector>
 
 #include "common/error.h"
 
@@ -64,7 +65,9 @@ ValuePtr Make(Kind kind) {
 
 class Machine {
  public:
-  Machine(std::string_view bytes, const std::string& what) : in_(bytes), what_(what) {}
+  // Every Value made is also appended to `made` (the parse's Arena).
+  Machine(std::string_view bytes, const std::string& what, std::vector<ValuePtr>& made)
+      : in_(bytes), what_(what), made_(made) {}
 
   ValuePtr Run() {
     while (true) {
@@ -249,6 +252,11 @@ class Machine {
     return out;
   }
 
+  ValuePtr Make(Kind kind) {
+    made_.push_back(pickle::Make(kind));
+    return made_.back();
+  }
+
   void Push(ValuePtr v) { stack_.push_back(std::move(v)); }
   ValuePtr Top() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) Bad(pos_, "empty stack");
@@ -323,6 +331,7 @@ class Machine {
 
   std::string_view in_;
   const std::string& what_;
+  std::vector<ValuePtr>& made_;
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
@@ -331,7 +340,33 @@ class Machine {
 
 }  // namespace
 
-ValuePtr Parse(std::string_view bytes, const std::string& what) { return Machine(bytes, what).Run(); }
+namespace {
+
+// Owns every Value of one parse. A pickle can make reference cycles (a list
+// appended to itself through the memo: `]q\0h\0a`), which shared_ptrs alone
+// would leak, and nest values deeper than recursive destruction has stack
+// for: when the last reference to the root goes, the arena unlinks every
+// Value, so each is freed on its own.
+struct Arena {
+  std::vector<ValuePtr> values;
+  ~Arena() {
+    for (const ValuePtr& v : values) {
+      v->items.clear();
+      v->entries.clear();
+      v->callable.reset();
+      v->state.reset();
+    }
+  }
+};
+
+}  // namespace
+
+ValuePtr Parse(std::string_view bytes, const std::string& what) {
+  auto arena = std::make_shared<Arena>();
+  Value* root = Machine(bytes, what, arena->values).Run().get();
+  // The root shares the arena's ownership: the tree lives as long as it.
+  return ValuePtr(arena, root);
+}
 
 namespace {
 

@@ -56,7 +56,8 @@ struct Value {
 
 // Parses `bytes`. Error naming `what` on a malformed or truncated pickle, an
 // opcode of protocol 0/1 text forms this reader does not take, or an integer
-// that does not fit 64 bits.
+// that does not fit 64 bits. The root owns the whole tree (reference cycles
+// included): keep it while using any part of the tree.
 ValuePtr Parse(std::string_view bytes, const std::string& what);
 
 // Protocol 2 bytes that Python's pickle.load turns into the objects `root`

@@ -135,5 +135,15 @@ TEST(PickleTest, MalformedInputIsAnError) {
   EXPECT_THROW(Parse(std::string("\x80\x02h\x05.", 5), "memo"), Error);
 }
 
+// A list appended to itself through the memo (found by fuzz/pickle_fuzzer):
+// the tree holds the cycle, and is freed with its root (LeakSanitizer in
+// scripts/test.sh --sanitize would see it leak otherwise).
+TEST(PickleTest, ReferenceCycleParsesAndIsFreed) {
+  const ValuePtr root = Parse(std::string("\x80\x02]q\x00h\x00" "a.", 9), "cycle.pkl");
+  ASSERT_TRUE(root->Is(Value::Kind::kList));
+  ASSERT_EQ(root->items.size(), 1u);
+  EXPECT_EQ(root->items[0].get(), root.get());
+}
+
 }  // namespace
 }  // namespace tzrec::checkpoint::pickle

@@ -330,8 +330,11 @@ std::string WidenLongInts(const std::string& in) {
 }
 
 
-c10::IValue LoadTorchArchive(const std::shared_ptr<MappedFile>& file, int64_t begin, int64_t length,
-                             const std::string& what) {
+namespace {
+
+// LoadTorchArchive without its catch of c10::Error.
+c10::IValue LoadTorchArchiveRecords(const std::shared_ptr<MappedFile>& file, int64_t begin, int64_t length,
+                                    const std::string& what) {
   if (begin < 0 || length < 0 || begin + length > file->size()) {
     Fail("cannot read {}: bytes [{}, {}) run past the end of {} ({} bytes)", what, begin, begin + length,
          file->path(), file->size());
@@ -411,6 +414,21 @@ c10::IValue LoadTorchArchive(const std::shared_ptr<MappedFile>& file, int64_t be
   }
 }
 
+}  // namespace
+
+c10::IValue LoadTorchArchive(const std::shared_ptr<MappedFile>& file, int64_t begin, int64_t length,
+                             const std::string& what) {
+  // libtorch's reader throws c10::Error not only when it opens an archive it
+  // cannot read but at any later call (hasRecord, getRecordOffset,
+  // getRecord: e.g. a record the zip directory lists under a name it cannot
+  // locate; found by fuzz/torch_archive_fuzzer): each becomes one Error.
+  try {
+    return LoadTorchArchiveRecords(file, begin, length, what);
+  } catch (const c10::Error& e) {
+    Fail("cannot read {}: not a PyTorch tensor file ({})", what, FirstLine(e.what_without_backtrace()));
+  }
+}
+
 void VerifyRecord(const at::Tensor& tensor, const std::string& what, bool drop_pages) {
   if (!tensor.defined() || !tensor.has_storage()) return;
   RecordRef* ref = RecordOf(tensor.storage());
@@ -427,7 +445,10 @@ void VerifyRecord(const at::Tensor& tensor, const std::string& what, bool drop_p
   ref->verified = true;
 }
 
-void VerifyTorchArchiveFile(const std::string& path) {
+namespace {
+
+// VerifyTorchArchiveFile without its catch of c10::Error.
+void VerifyTorchArchiveEntries(const std::string& path) {
   const std::shared_ptr<MappedFile> file = MappedFile::Open(path);
   const std::map<std::string, ZipEntryInfo> entries = ListZipEntries(file->data(), file->size(), path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
@@ -458,6 +479,17 @@ void VerifyTorchArchiveFile(const std::string& path) {
       crc = Crc32Of(static_cast<const char*>(inflated.get()), inflated_size);
     }
     if (crc != info.crc) FailCrc(path, "record " + record, name, crc, info.crc);
+  }
+}
+
+}  // namespace
+
+void VerifyTorchArchiveFile(const std::string& path) {
+  // As in LoadTorchArchive: libtorch may throw at any call, not only when opening.
+  try {
+    VerifyTorchArchiveEntries(path);
+  } catch (const c10::Error& e) {
+    Fail("cannot read {}: not a PyTorch archive ({})", path, FirstLine(e.what_without_backtrace()));
   }
 }
 

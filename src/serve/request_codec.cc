@@ -223,7 +223,10 @@ at::Tensor ArrayToTensor(const eas::ArrayProto& array, const std::string& name) 
   int64_t expected = 1;
   for (int64_t d : shape) {
     if (d < 0) throw BadRequest(fmt::format("input '{}' has a negative dimension", name));
-    expected *= d;
+    // A shape whose product overflows cannot match the values sent.
+    if (__builtin_mul_overflow(expected, d, &expected)) {
+      throw BadRequest(fmt::format("input '{}' has shape [{}], too large", name, fmt::join(shape, ", ")));
+    }
   }
   auto check = [&](int64_t count) {
     if (count != expected) {

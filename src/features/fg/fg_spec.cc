@@ -45,6 +45,23 @@ std::string GetString(const json& obj, const char* key, const std::string& where
   FailConfig("{}: '{}' must be a string, got {}", where, key, it->dump());
 }
 
+// A list of strings `key` of `obj` that `what` needs (combo_feature expression,
+// expr_feature variables, sequence_fields): a ConfigError naming the feature
+// when it is missing or holds anything else, not nlohmann's exception.
+std::vector<std::string> GetStringList(const json& obj, const char* key, const char* what,
+                                       const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_array()) {
+    FailConfig("{}: {} needs '{}' as a list of strings", where, what, key);
+  }
+  std::vector<std::string> out;
+  for (const json& v : *it) {
+    if (!v.is_string()) FailConfig("{}: '{}' must hold strings, got {}", where, key, v.dump());
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
 bool GetBool(const json& obj, const char* key, const std::string& where, bool fallback) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return fallback;
@@ -177,6 +194,11 @@ FeatureSpec ParseFeature(const json& obj, const std::string& origin, const std::
                                   ? "string"
                                   : "float");
   spec.weighted = GetBool(obj, "weighted", where, false);
+  // Only id_feature reads "id:weight" values (IdFeature.weighted); on any
+  // other type, ids would come without their weights.
+  if (spec.weighted && spec.type != FeatureType::kId) {
+    FailConfig("{}: weighted is only supported for id_feature", where);
+  }
   spec.stub = GetBool(obj, "stub_type", where, false);
   spec.normalizer = GetString(obj, "normalizer", where);
 
@@ -256,9 +278,9 @@ FeatureSpec ParseFeature(const json& obj, const std::string& origin, const std::
       break;
     }
     case FeatureType::kCombo: {
-      const json& expr = obj.at("expression");
-      if (!expr.is_array()) FailConfig("{}: combo_feature expression must be a list", where);
-      for (const json& e : expr) spec.inputs.push_back(ParseInput(e.get<std::string>(), where));
+      for (const std::string& e : GetStringList(obj, "expression", "combo_feature", where)) {
+        spec.inputs.push_back(ParseInput(e, where));
+      }
       break;
     }
     case FeatureType::kLookup:
@@ -296,9 +318,9 @@ FeatureSpec ParseFeature(const json& obj, const std::string& origin, const std::
     case FeatureType::kExpr: {
       spec.expression = GetString(obj, "expression", where);
       if (spec.expression.empty()) FailConfig("{}: expr_feature needs an expression", where);
-      const json& vars = obj.at("variables");
-      if (!vars.is_array()) FailConfig("{}: expr_feature variables must be a list", where);
-      for (const json& v : vars) spec.inputs.push_back(ParseInput(v.get<std::string>(), where));
+      for (const std::string& v : GetStringList(obj, "variables", "expr_feature", where)) {
+        spec.inputs.push_back(ParseInput(v, where));
+      }
       break;
     }
   }
@@ -319,7 +341,8 @@ FeatureSpec ParseFeature(const json& obj, const std::string& origin, const std::
 void MarkGroupedSequenceInputs(FeatureSpec& spec, const json& obj) {
   std::vector<std::string> sequence_fields;
   if (obj.contains("sequence_fields")) {
-    for (const json& f : obj.at("sequence_fields")) sequence_fields.push_back(f.get<std::string>());
+    sequence_fields = GetStringList(obj, "sequence_fields", "a grouped sequence feature",
+                                    "feature '" + spec.name + "'");
   }
   for (InputRef& in : spec.inputs) {
     if (in.side == "const") continue;
