@@ -15,8 +15,9 @@ needs wrk (Debian: apt-get install wrk). Steps:
   serve   tzrec serve --fg_mode normal --threads --threads; one PBRequest of
           --items eval rows (every column a per-item feature) posted by wrk with
           1, 2, 4 and 8 connections for --duration s each: requests/s, latency
-          percentiles, non-2xx answers; the server's peak RSS against the
-          artifact size
+          percentiles, non-2xx answers; then paced to half the best rate
+          (paced_run) for the latency target; the server's peak RSS against
+          the artifact size
 Prints a Markdown table and writes --out (JSON).
 """
 import argparse
@@ -85,6 +86,28 @@ def wrk(url, script, connections, duration, delay_ms=0):
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
 
 
+def paced_run(url, script, best_rps, duration, connections=4, target=0.5):
+    """wrk at `target` of the maximum rate: each of `connections` pauses
+    between its requests (whole milliseconds, wrk's delay() hook). A
+    connection's cycle is its pause plus the answer's time, which itself
+    shrinks as the load falls, so the pause is calibrated in short runs
+    (new pause = the cycle the target rate needs - the answer time just
+    seen; halfway, against noise) until the load lands within 45-55%, then
+    measured for `duration`."""
+    delay = max(1, round(1000 * connections / (target * best_rps)) // 2)
+    for _ in range(5):
+        probe = wrk(url, script, connections, 3, delay)
+        fraction = probe["requests_per_s"] / best_rps
+        log(f"pacing: pause {delay} ms -> {100 * fraction:.0f}% of the maximum")
+        if abs(fraction - target) <= 0.05:
+            break
+        answer_ms = 1000 * connections / probe["requests_per_s"] - delay
+        wanted = 1000 * connections / (target * best_rps) - answer_ms
+        # Halfway there: one noisy probe should not swing the pause across the target.
+        delay = max(1, round((delay + wanted) / 2))
+    return wrk(url, script, connections, duration, delay)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.05)
@@ -147,12 +170,7 @@ def main():
             raise SystemExit("serve_bench: tzrec serve did not start")
         url = f"http://{match.group(1)}:{match.group(2)}/api/predict/bench"
         runs = [wrk(url, script, c, a.duration) for c in (1, 2, 4, 8)]
-        # Half the maximum load: 2 connections, each pausing between requests
-        # so that together they ask for half the best rate.
-        best_rps = max(r["requests_per_s"] for r in runs)
-        p50 = runs[0]["latency_ms"].get("50", 0)
-        delay = max(1, round(1000 * 2 / (0.5 * best_rps) - p50))
-        half_load = wrk(url, script, 2, a.duration, delay)
+        half_load = paced_run(url, script, max(r["requests_per_s"] for r in runs), a.duration)
         with open(f"/proc/{server.pid}/status") as f:
             peak_rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
