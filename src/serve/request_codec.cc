@@ -221,12 +221,19 @@ TensorRequest ParseTensorRequest(const std::string& body, size_t max_uncompresse
 at::Tensor ArrayToTensor(const eas::ArrayProto& array, const std::string& name) {
   std::vector<int64_t> shape(array.array_shape().dim().begin(), array.array_shape().dim().end());
   int64_t expected = 1;
+  // The product of the non-zero dimensions bounds the strides libtorch
+  // computes for the shape: a zero-sized tensor of shape [2^62, 4, 0] matches
+  // its zero values but its strides overflow (libtorch 1.13 then takes them
+  // for symbolic sizes and throws). No request carries more values than this.
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  int64_t strides_product = 1;
   for (int64_t d : shape) {
     if (d < 0) throw BadRequest(fmt::format("input '{}' has a negative dimension", name));
-    // A shape whose product overflows cannot match the values sent.
-    if (__builtin_mul_overflow(expected, d, &expected)) {
+    if (d > 0 && (__builtin_mul_overflow(strides_product, d, &strides_product) ||
+                  strides_product > kMaxElements)) {
       throw BadRequest(fmt::format("input '{}' has shape [{}], too large", name, fmt::join(shape, ", ")));
     }
+    expected *= d;  // <= strides_product, or 0
   }
   auto check = [&](int64_t count) {
     if (count != expected) {
