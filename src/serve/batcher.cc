@@ -19,8 +19,10 @@ std::set<std::string> KeysOf(const models::TensorMap& inputs) {
 
 }  // namespace
 
-Batcher::Batcher(RunFn run, Options options)
-    : run_(std::move(run)), options_(options), thread_([this] { Loop(); }) {}
+Batcher::Batcher(RunFn run, Options options) : run_(std::move(run)), options_(options) {
+  if (options_.workers < 1) Fail("the model needs at least one worker, got {}", options_.workers);
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Loop(); });
+}
 
 Batcher::~Batcher() {
   {
@@ -28,7 +30,7 @@ Batcher::~Batcher() {
     stopping_ = true;
   }
   queued_.notify_all();
-  thread_.join();
+  for (std::thread& worker : workers_) worker.join();
 }
 
 ModelOutputs Batcher::Run(models::TensorMap inputs, int64_t rows, bool batchable) {

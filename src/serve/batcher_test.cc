@@ -1,6 +1,7 @@
 #include "serve/batcher.h"
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <thread>
 #include <vector>
@@ -94,6 +95,31 @@ TEST(Batcher, AFullQueueRefusesAtOnceAndRecovers) {
   // Not batchable: each ran alone.
   EXPECT_EQ(model.call_rows, (std::vector<int64_t>{1, 1, 1}));
   EXPECT_FLOAT_EQ(batcher.Run(Rows({5}), 1, false).at("y")[0].item<float>(), 10);
+}
+
+TEST(Batcher, WorkersRunCallsSideBySide) {
+  // Two workers: a second request gets a call of its own while the first is
+  // still running (one worker would make it wait, and this test time out).
+  std::atomic<int> running{0};
+  std::promise<void> both;
+  std::shared_future<void> both_running = both.get_future().share();
+  Batcher batcher(
+      [&](const models::TensorMap& in) {
+        if (++running == 2) both.set_value();
+        if (both_running.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+          throw tzrec::Error("the calls did not overlap");
+        }
+        ModelOutputs out;
+        out.insert("y", in.at("x") * 2);
+        return out;
+      },
+      {100, 0, 10, 2});
+  // Not batchable, so that neither can join the other's call.
+  auto first = std::async(std::launch::async, [&] { return batcher.Run(Rows({1}), 1, false); });
+  auto second = std::async(std::launch::async, [&] { return batcher.Run(Rows({2}), 1, false); });
+  EXPECT_FLOAT_EQ(first.get().at("y")[0].item<float>(), 2);
+  EXPECT_FLOAT_EQ(second.get().at("y")[0].item<float>(), 4);
+  EXPECT_EQ(batcher.stats().calls, 2);
 }
 
 TEST(Batcher, AModelErrorReachesEveryRequestOfTheCall) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <chrono>
@@ -139,11 +140,20 @@ void Serve(const ServeOptions& options) {
   if (options.model_threads < 1) {
     FailConfig("--model_threads must be at least 1, got {}", options.model_threads);
   }
-  // Requests run in parallel already (FG in their threads, the model on the
-  // batcher's); intra-op threads on top of them mostly spin against each other.
+  if (options.model_workers < 0) {
+    FailConfig("--model_workers must be at least 0 (0: one per core), got {}", options.model_workers);
+  }
+  // Requests run in parallel already (FG in their threads, the model calls on
+  // the batcher's workers); intra-op threads on top of them mostly spin
+  // against each other.
   at::set_num_threads(options.model_threads);
   ServedModel::Options model_options = options.model;
   model_options.fg_engines = options.threads;
+  // By default as many calls side by side as their intra-op threads fill the cores.
+  model_options.batching.workers =
+      options.model_workers > 0
+          ? options.model_workers
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / options.model_threads);
   if (options.model_dir.empty() == options.model_base_dir.empty()) {
     FailConfig("give either --scripted_model_path or --model_base_dir");
   }
