@@ -8,6 +8,7 @@
 #include <new>
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 namespace tzrec::data {
 namespace {
@@ -19,7 +20,11 @@ void FreeTensorMemory(void* data) { std::free(data); }
 
 class TensorAllocator final : public c10::Allocator {
  public:
+#if TORCH_VERSION_MAJOR >= 2  // libtorch 2's Allocator::allocate is no longer const
+  c10::DataPtr allocate(size_t nbytes) override {
+#else
   c10::DataPtr allocate(size_t nbytes) const override {
+#endif
     void* data = nullptr;
     if (nbytes > 0) {
       const bool huge = nbytes >= kHugePageBytes;
@@ -35,6 +40,12 @@ class TensorAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &FreeTensorMemory; }
+
+#if TORCH_VERSION_MAJOR >= 2  // libtorch 2's Allocator::copy_data (used by clone()) is pure virtual
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 };
 
 std::atomic<bool> installed{false};

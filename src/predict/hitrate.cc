@@ -219,7 +219,8 @@ HitrateSummary ComputeHitrate(const HitrateOptions& options) {
             bool first = true;
             for (int64_t j = 0; j < k; ++j) {
               if (labels[base + j] < 0) continue;
-              topk_dists += fmt::format(first ? "{}" : ",{}", distances[base + j]);
+              if (!first) topk_dists += ',';
+              topk_dists += fmt::format("{}", distances[base + j]);
               first = false;
             }
           }

@@ -44,7 +44,7 @@ using tzrec::testing::WriteTextFile;
 constexpr int kRows = 300;
 constexpr int kTrainSteps = 5;
 
-const char kConfig[] = R"(
+constexpr char kConfig[] = R"(
 model_dir: "{root}/model"
 train_config {{
   sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
