@@ -17,10 +17,13 @@ reference runtime, scripts/venv.sh) and in Debian's torch 1.13.
              prepare/convert into quantized.EmbeddingBag.
   infer    torch.jit.load any scripted DeepFM taking tzrec's input dict
            ("cat_3.values", "cat_3.lengths", "int_0.values") and time it at
-           the given batch sizes: batch 1 latency percentiles, rows/s otherwise.
-  predict  CSV in, CSV out: pandas reads batches, numpy/torch build the inputs,
-           the scripted model runs, pandas writes probs, logits and reserved
-           columns.
+           the given batch sizes: batch 1 latency percentiles, rows/s otherwise;
+           --gemm_batch B also times the model's fully connected layers alone
+           at batch B (its "GEMM limit").
+  predict  CSV in, CSV out: pandas (or, --reader pyarrow, Arrow's streaming
+           CSV reader) reads batches, numpy/torch build the inputs, the
+           scripted model runs, pandas (Arrow's CSV writer) writes probs,
+           logits and reserved columns.
   train    train the same model (EmbeddingBag sparse gradients + Adagrad, Adam
            for dense) reading the CSV with pandas; prints rows/s.
 
@@ -200,16 +203,66 @@ def cmd_infer(args):
                 model(inputs[i % 4])
                 times.append(time.perf_counter() - t)
             cpu = time.process_time() - cpu
-            times.sort()
-            result[str(batch)] = {
-                # Per CPU second of the process (all its threads): robust on a shared machine.
-                "rows_per_cpu_s": batch * len(times) / cpu,
-                "cpu_ms_per_batch": 1e3 * cpu / len(times),
-                "p50_ms": 1e3 * times[len(times) // 2],
-                "p99_ms": 1e3 * times[min(len(times) - 1, int(len(times) * 0.99))],
-                "rows_per_s": batch * len(times) / sum(times),
-            }
+            result[str(batch)] = timing_figures(batch, times, cpu)
+        if args.gemm_batch:
+            result[f"gemm{args.gemm_batch}"] = gemm_limit(model, args.gemm_batch, args.rows)
     print(json.dumps(result))
+
+
+def timing_figures(batch, times, cpu):
+    times = sorted(times)
+    return {
+        # Per CPU second of the process (all its threads): robust on a shared machine.
+        "rows_per_cpu_s": batch * len(times) / cpu,
+        "cpu_ms_per_batch": 1e3 * cpu / len(times),
+        "p50_ms": 1e3 * times[len(times) // 2],
+        "p99_ms": 1e3 * times[min(len(times) - 1, int(len(times) * 0.99))],
+        "rows_per_s": batch * len(times) / sum(times),
+    }
+
+
+def linear_layers(model):
+    """(weight, bias) of every fully connected layer of a scripted model:
+    submodules scripted from nn.Linear, or (tzrec's) holding a 2-D weight and
+    a bias of its row count that is not an embedding table."""
+    layers = []
+    for name, module in model.named_modules():
+        params = dict(module.named_parameters(recurse=False))
+        weight, bias = params.get("weight"), params.get("bias")
+        if weight is None or bias is None or weight.dim() != 2 or bias.shape != weight.shape[:1]:
+            continue
+        if "embedding" in name or "emb" in module.original_name.lower():
+            continue
+        layers.append((weight.detach(), bias.detach()))
+    return layers
+
+
+def gemm_limit(model, batch, rows):
+    """The model's own matrix products alone at `batch` rows (each layer's
+    addmm on a batch-sized input of its width, the same calls the model makes,
+    nothing else): the rate the whole model cannot beat, its "GEMM limit"."""
+    layers = linear_layers(model)
+    if not layers:
+        raise SystemExit("infer --gemm_batch: the model has no fully connected layers")
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.rand(batch, w.shape[1], generator=gen) for w, _ in layers]
+    outputs = [torch.empty(batch, w.shape[0]) for w, _ in layers]
+
+    def call():
+        for (w, b), x, out in zip(layers, inputs, outputs):
+            torch.addmm(b, x, w.t(), out=out)
+
+    for _ in range(3):
+        call()
+    times = []
+    cpu = time.process_time()
+    for _ in range(max(10, rows // batch)):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    figures = timing_figures(batch, times, time.process_time() - cpu)
+    figures["layers"] = [list(w.shape) for w, _ in layers]
+    return figures
 
 
 def read_batches(path, batch_size, columns=None):
@@ -230,16 +283,10 @@ def frame_to_inputs(frame):
     return data
 
 
-def cmd_predict(args):
+def predict_pandas(model, args, reserved):
     import pandas as pd
-    start = time.time()
-    model = torch.jit.load(args.model)
-    model.eval()
-    loaded = time.time()
-    loaded_cpu = time.process_time()
-    reserved = [c for c in args.reserved_columns.split(",") if c]
     rows = 0
-    with torch.inference_mode(), open(args.output, "w") as out:
+    with open(args.output, "w") as out:
         for i, frame in enumerate(read_batches(args.input, args.batch_size)):
             pred = model(frame_to_inputs(frame))
             result = pd.DataFrame({k: pred[k].numpy() for k in sorted(pred)})
@@ -247,6 +294,57 @@ def cmd_predict(args):
                 result[c] = frame[c].to_numpy()
             result.to_csv(out, index=False, header=(i == 0))
             rows += len(frame)
+    return rows
+
+
+def batch_to_inputs(batch):
+    """Model inputs from an Arrow record batch, zero-copy where Arrow allows."""
+    import pyarrow.compute as pc
+    data = {}
+    for name in spec.dense_names():
+        column = pc.fill_null(batch.column(name), 0).cast("float32")
+        data[name + ".values"] = torch.from_numpy(column.to_numpy(zero_copy_only=False).reshape(-1, 1))
+    ones = torch.ones(batch.num_rows, dtype=torch.long)
+    for name in spec.sparse_names():
+        data[name + ".values"] = torch.from_numpy(batch.column(name).cast("int64").to_numpy(zero_copy_only=False))
+        data[name + ".lengths"] = ones
+    return data
+
+
+def predict_pyarrow(model, args, reserved):
+    """Arrow's streaming CSV reader (parses blocks on a thread pool) and CSV
+    writer: the fastest CSV pipeline around PyTorch that needs no code of one's own."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    reader = pacsv.open_csv(args.input, read_options=pacsv.ReadOptions(block_size=8 << 20))
+    writer = None
+    rows = 0
+    with open(args.output, "wb") as out:
+        for block in reader:
+            for start in range(0, block.num_rows, args.batch_size):
+                batch = block.slice(start, args.batch_size)
+                pred = model(batch_to_inputs(batch))
+                names = sorted(pred) + reserved
+                result = pa.record_batch([pa.array(pred[k].numpy()) for k in sorted(pred)] +
+                                         [batch.column(c) for c in reserved], names=names)
+                if writer is None:
+                    writer = pacsv.CSVWriter(out, result.schema)
+                writer.write_batch(result)
+                rows += batch.num_rows
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def cmd_predict(args):
+    start = time.time()
+    model = torch.jit.load(args.model)
+    model.eval()
+    loaded = time.time()
+    loaded_cpu = time.process_time()
+    reserved = [c for c in args.reserved_columns.split(",") if c]
+    with torch.inference_mode():
+        rows = (predict_pyarrow if args.reader == "pyarrow" else predict_pandas)(model, args, reserved)
     end = time.time()
     print(json.dumps({"rows": rows, "seconds": end - start, "rows_per_s": rows / (end - start),
                       "load_s": loaded - start, "after_load_rows_per_s": rows / (end - loaded),
@@ -306,12 +404,16 @@ def main():
     i.add_argument("--rows", type=int, default=40000, help="rows timed per batch size > 1")
     i.add_argument("--latency_iters", type=int, default=300)
     i.add_argument("--warmup", type=int, default=5)
+    i.add_argument("--gemm_batch", type=int, default=0,
+                   help="also time the model's fully connected layers alone at this batch (the GEMM limit)")
     r = sub.add_parser("predict")
     r.add_argument("--model", required=True)
     r.add_argument("--input", required=True)
     r.add_argument("--output", required=True)
     r.add_argument("--batch_size", type=int, default=4096)
     r.add_argument("--reserved_columns", default="label")
+    r.add_argument("--reader", choices=["pandas", "pyarrow"], default="pandas",
+                   help="pandas read_csv(chunksize)/to_csv, or Arrow's streaming CSV reader and writer")
     t = sub.add_parser("train")
     t.add_argument("--input", required=True)
     t.add_argument("--scale", type=float, required=True)
