@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "config/pipeline_config.h"
 #include "data/data_options.h"
+#include "models/modules/embedding_table.h"
 #include "models/modules/jit_module.h"
 
 namespace tzrec::artifacts {
@@ -75,6 +76,8 @@ std::unique_ptr<ExportedModel> ExportedModel::Load(const std::string& dir_name, 
     Fail("cannot load {}: {}", model_file.string(), e.what_without_backtrace());
   }
   m->module_.eval();
+  // Exports are written for stock PyTorch's FBGEMM; this libtorch may lack it.
+  models::TuneQuantizedLookups(m->module_);
   if (DistributedEmbeddings::IsDistributedExport(dir_name)) {
     m->embeddings_ = std::make_unique<DistributedEmbeddings>(dir_name, m->config_);
   }

@@ -1,5 +1,8 @@
 #include "models/modules/embedding_group.h"
 
+#include <limits>
+#include <utility>
+
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +11,8 @@
 #include "features/feature_factory.h"
 #include "models/model.h"
 #include "models/model_test_util.h"
+#include "models/modules/embedding_table.h"
+#include "models/modules/jit_module.h"
 
 namespace tzrec::models {
 namespace {
@@ -369,33 +374,58 @@ TEST(EmbeddingTableTest, BlockPackingEqualsPackingTheWholeTable) {
   }
 }
 
-TEST(EmbeddingTableTest, Int8LargeLookupsMatchTheQuantizedOperator) {
-  // From 256 ids an INT8 table gathers, unpacks and pools with the FP32 bag;
-  // below it calls the quantized operator. Both must give the operator's
-  // result, with bag sizes 0..3 and per-sample weights.
+TEST(EmbeddingTableTest, QuantizedLookupsMatchTheQuantizedOperatorOnBothPaths) {
+  // A quantized table calls PyTorch's quantized bag operator, or (from
+  // unpack_from_ids ids on) gathers, unpacks and pools with the FP32 bag.
+  // Both paths must give the operator's result, with bag sizes 0..3 and
+  // per-sample weights.
   const at::Tensor weight = at::randn({500, 8});
-  torch::jit::Module table = BuildTable(weight, TableStorage::kInt8);
-  const at::Tensor packed = table.attr("weight").toTensor();
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("quantized::embedding_bag_byte_rowwise_offsets", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
-                                         bool, int64_t, bool, const c10::optional<at::Tensor>&,
-                                         const c10::optional<at::Tensor>&, bool)>();
-  for (int64_t bags : {10, 300}) {
-    const at::Tensor lengths = at::arange(bags, at::kLong).remainder(4);
-    const at::Tensor offsets = at::cumsum(lengths, 0) - lengths;
-    const int64_t ids = lengths.sum().item<int64_t>();
-    const at::Tensor values = at::randint(500, {ids}, at::kLong);
-    const at::Tensor weights = at::rand({ids});
-    for (const c10::optional<at::Tensor>& w : {c10::optional<at::Tensor>(), c10::optional<at::Tensor>(weights)}) {
-      const at::Tensor expected = op.call(packed, values, offsets, false, 0, false, w, c10::nullopt, false);
-      const c10::IValue w_value = w ? c10::IValue(*w) : c10::IValue();
-      const at::Tensor got = table.forward({values, offsets, w_value}).toTensor();
-      EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5)) << bags << " bags, weights " << w.has_value();
-      EXPECT_TRUE(at::equal(got.index_select(0, at::nonzero(lengths == 0).flatten()),
-                            at::zeros({(lengths == 0).sum().item<int64_t>(), 8})));
+  using Op = at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, bool, int64_t,
+                        bool, const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&, bool);
+  for (const auto& [storage, op_name] : {std::pair{TableStorage::kInt8, "quantized::embedding_bag_byte_rowwise_offsets"},
+                                         std::pair{TableStorage::kInt4, "quantized::embedding_bag_4bit_rowwise_offsets"},
+                                         std::pair{TableStorage::kInt2, "quantized::embedding_bag_2bit_rowwise_offsets"}}) {
+    torch::jit::Module table = BuildTable(weight, storage);
+    const at::Tensor packed = table.attr("weight").toTensor();
+    auto op = c10::Dispatcher::singleton().findSchemaOrThrow(op_name, "").typed<Op>();
+    for (int64_t unpack_from : {std::numeric_limits<int64_t>::max(), int64_t{0}}) {
+      table.setattr("unpack_from_ids", unpack_from);
+      for (int64_t bags : {10, 300}) {
+        const at::Tensor lengths = at::arange(bags, at::kLong).remainder(4);
+        const at::Tensor offsets = at::cumsum(lengths, 0) - lengths;
+        const int64_t ids = lengths.sum().item<int64_t>();
+        const at::Tensor values = at::randint(500, {ids}, at::kLong);
+        const at::Tensor weights = at::rand({ids});
+        for (const c10::optional<at::Tensor>& w : {c10::optional<at::Tensor>(), c10::optional<at::Tensor>(weights)}) {
+          const at::Tensor expected = op.call(packed, values, offsets, false, 0, false, w, c10::nullopt, false);
+          const c10::IValue w_value = w ? c10::IValue(*w) : c10::IValue();
+          const at::Tensor got = table.forward({values, offsets, w_value}).toTensor();
+          EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5))
+              << TableStorageName(storage) << ", unpack from " << unpack_from << ", " << bags << " bags, weights "
+              << w.has_value();
+          EXPECT_TRUE(at::equal(got.index_select(0, at::nonzero(lengths == 0).flatten()),
+                                at::zeros({(lengths == 0).sum().item<int64_t>(), 8})));
+        }
+      }
     }
   }
+}
+
+TEST(EmbeddingTableTest, QuantizedTablesUnpackLargeLookupsOnlyWithoutFbgemm) {
+  // Built (and exported) for FBGEMM: the operator at every size; tuned for a
+  // libtorch without it: gather + unpack from a few hundred ids. Tables
+  // nested anywhere in the module are tuned; FP32 tables have no such path.
+  torch::jit::Module model = NewModule("Model");
+  AddChild(model, "int8", BuildTable(at::randn({10, 8}), TableStorage::kInt8));
+  AddChild(model, "fp32", BuildTable(at::randn({10, 8}), TableStorage::kFp32));
+  const auto unpack_from = [&] { return model.attr("int8").toModule().attr("unpack_from_ids").toInt(); };
+  EXPECT_EQ(unpack_from(), std::numeric_limits<int64_t>::max());
+  TuneQuantizedLookups(model, false);
+  EXPECT_GT(unpack_from(), 1);
+  EXPECT_LT(unpack_from(), 4096);
+  EXPECT_FALSE(model.attr("fp32").toModule().hasattr("unpack_from_ids"));
+  TuneQuantizedLookups(model, true);
+  EXPECT_EQ(unpack_from(), std::numeric_limits<int64_t>::max());
 }
 
 TEST(EmbeddingGroupTest, ConfigErrors) {

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <string>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <fmt/format.h>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -13,6 +17,10 @@
 
 namespace tzrec::models {
 namespace {
+
+// The quantized tables' attribute: lookups of at least this many ids gather,
+// unpack and pool in FP32 instead of calling the quantized bag operator.
+constexpr char kUnpackFromIds[] = "unpack_from_ids";
 
 // "nn.init.uniform_,a=-0.01,b=0.01" -> name and keyword arguments.
 std::pair<std::string, std::map<std::string, double>> ParseInitFn(const std::string& spec,
@@ -38,7 +46,21 @@ double Arg(const std::map<std::string, double>& args, const char* key, double fa
   return it == args.end() ? fallback : it->second;
 }
 
-const char* kTableForward[] = {
+// The lookup of a row-wise quantized table; `kind` names PyTorch's operators
+// (embedding_bag_<kind>_rowwise_offsets, embedding_bag_<kind>_unpack).
+std::string QuantizedForward(const std::string& kind) {
+  return fmt::format(
+      "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
+      "    if values.size(0) < self.unpack_from_ids:\n"
+      "        return quantized.embedding_bag_{0}_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
+      "                                                           False, weights, None, False)\n"
+      "    rows = quantized.embedding_bag_{0}_unpack(torch.index_select(self.weight, 0, values))\n"
+      "    ids = torch.arange(values.size(0))\n"
+      "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
+      kind);
+}
+
+const std::string kTableForward[] = {
     // kFp32: sparse gradients, so the sparse optimizer only touches looked-up rows.
     "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
     "    return torch.embedding_bag(self.weight, values, offsets, False, 0, True, weights, False)[0]\n",
@@ -49,24 +71,16 @@ const char* kTableForward[] = {
     "    rows = torch.embedding(self.weight, values, -1, False, False).float()\n"
     "    ids = torch.arange(values.size(0))\n"
     "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
-    // kInt8: without FBGEMM (Debian's libtorch) the quantized bag operator
-    // dequantizes and adds one scalar at a time. From a few hundred ids it is
-    // faster to gather the packed rows (plain row copies), unpack them in one
-    // pass and pool them with the FP32 bag (caffe2's vectorised kernel); below
-    // that the single operator costs less per call.
-    "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
-    "    if values.size(0) < 256:\n"
-    "        return quantized.embedding_bag_byte_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
-    "                                                            False, weights, None, False)\n"
-    "    rows = quantized.embedding_bag_byte_unpack(torch.index_select(self.weight, 0, values))\n"
-    "    ids = torch.arange(values.size(0))\n"
-    "    return torch.embedding_bag(rows, ids, offsets, False, 0, False, weights, False)[0]\n",
-    "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
-    "    return quantized.embedding_bag_4bit_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
-    "                                                        False, weights, None, False)\n",
-    "def forward(self, values: Tensor, offsets: Tensor, weights: Optional[Tensor]) -> Tensor:\n"
-    "    return quantized.embedding_bag_2bit_rowwise_offsets(self.weight, values, offsets, False, 0,\n"
-    "                                                        False, weights, None, False)\n",
+    // Row-wise quantized (INT8, INT4, INT2): PyTorch's quantized bag operator.
+    // Without FBGEMM (Debian's libtorch) that operator dequantizes and adds
+    // one scalar at a time; from a few hundred ids it is faster to gather the
+    // packed rows (plain row copies), unpack them in one pass and pool them
+    // with the FP32 bag. `unpack_from_ids` says from how many: exports say
+    // never (stock PyTorch has FBGEMM), TuneQuantizedLookups lowers it where
+    // the running libtorch lacks FBGEMM.
+    QuantizedForward("byte"),
+    QuantizedForward("4bit"),
+    QuantizedForward("2bit"),
 };
 
 }  // namespace
@@ -154,8 +168,27 @@ torch::jit::Module BuildStoredTable(const at::Tensor& stored, TableStorage stora
   } else {
     AddBuffer(table, "weight", stored);
   }
+  if (storage != TableStorage::kFp32 && storage != TableStorage::kFp16) {
+    table.register_attribute(kUnpackFromIds, c10::IntType::get(), std::numeric_limits<int64_t>::max());
+  }
   DefineMethods(table, kTableForward[static_cast<int>(storage)]);
   return table;
+}
+
+bool HasFbgemm() {
+  const auto& engines = at::globalContext().supportedQEngines();
+  return std::find(engines.begin(), engines.end(), at::QEngine::FBGEMM) != engines.end();
+}
+
+void TuneQuantizedLookups(torch::jit::Module& module, bool fbgemm) {
+  // Measured with bench/int8_lookup_ops.py in Debian's libtorch 1.13: the
+  // generic operator costs about as much as gather + unpack at ~200 ids, and
+  // twice as much from 512.
+  constexpr int64_t kGenericOperatorUpTo = 256;
+  const int64_t unpack_from = fbgemm ? std::numeric_limits<int64_t>::max() : kGenericOperatorUpTo;
+  for (torch::jit::Module table : module.modules()) {
+    if (table.hasattr(kUnpackFromIds)) table.setattr(kUnpackFromIds, unpack_from);
+  }
 }
 
 }  // namespace tzrec::models

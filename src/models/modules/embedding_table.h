@@ -29,6 +29,16 @@ at::Tensor PackTable(const at::Tensor& weight, TableStorage storage);
 // packed on the intra-op threads: no table-sized temporary.
 void PackTableInto(const at::Tensor& weight, TableStorage storage, const at::Tensor& stored);
 
+// Whether the running libtorch has FBGEMM (stock PyTorch's builds do,
+// Debian's libtorch does not): its quantized bag operators are then the
+// fastest lookups at every size.
+bool HasFbgemm();
+// Points the quantized tables of `module` (a loaded export, a built model) at
+// the lookup path that is fastest in a libtorch with or without FBGEMM.
+// Exports are written for FBGEMM (stock PyTorch, the reference runtime);
+// without it, large lookups gather, unpack and pool in FP32.
+void TuneQuantizedLookups(torch::jit::Module& module, bool fbgemm = HasFbgemm());
+
 // The initial FP32 table for `table` (torchrec's default uniform(+-sqrt(1/rows))
 // unless init_fn says otherwise: nn.init.uniform_/normal_/zeros_/ones_/constant_).
 at::Tensor InitTable(const EmbeddingTable& table);
