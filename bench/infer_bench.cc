@@ -15,9 +15,12 @@
 // --memory_policy tzrec installs data::InstallTensorMemoryPolicy() first (what
 // the tzrec binary does); default leaves libtorch's allocator and glibc's
 // malloc settings as they are.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -27,10 +30,12 @@
 #include <torch/script.h>
 
 #include "artifacts/exported_model.h"
+#include "common/blas_kernels.h"
 #include "data/csv_reader.h"
 #include "data/data_parser.h"
 #include "data/row_reader.h"
 #include "data/tensor_memory.h"
+#include "models/modules/embedding_table.h"
 
 namespace {
 
@@ -78,6 +83,11 @@ c10::Dict<std::string, at::Tensor> CsvInputs(int64_t batch, const std::string& c
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The OpenBLAS kernels tzrec runs with (src/cli/main.cc does the same).
+  if (const std::string core = tzrec::OpenBlasCoreTypeToForce(false); !core.empty()) {
+    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    ::execv("/proc/self/exe", argv);
+  }
   CLI::App app{"libtorch inference of an exported criteo-shaped DeepFM"};
   std::string model_path, memory_policy = "tzrec";
   std::vector<int64_t> buckets, batch_sizes = {1, 64, 512, 4096};
@@ -106,6 +116,7 @@ int main(int argc, char** argv) {
 
   torch::jit::Module model = torch::jit::load(model_path);
   model.eval();
+  tzrec::models::TuneQuantizedLookups(model);  // as tzrec's predict and serve load it
   c10::InferenceMode inference;
   std::string json = "{";
   for (int64_t batch : batch_sizes) {

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -19,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/subcommand.h"
+#include "common/blas_kernels.h"
 #include "common/error.h"
 #include "common/progress.h"
 #ifdef TZREC_FULL
@@ -102,10 +104,22 @@ std::string VersionText() {
 
 int main(int argc, char** argv) {
   using namespace tzrec;
+  // OpenBLAS chooses its kernels when it is loaded (common/blas_kernels.h):
+  // the environment must say which before tzrec-full starts.
 #ifdef TZREC_FULL
+  if (const std::string core = OpenBlasCoreTypeToForce(false); !core.empty()) {
+    // Started directly, not through tzrec: start again with them.
+    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    ::execv("/proc/self/exe", argv);
+  }
   data::InstallTensorMemoryPolicy();
 #else
-  if (!RunsHere(argc, argv)) return ExecFull(argv);
+  if (!RunsHere(argc, argv)) {
+    if (const std::string core = OpenBlasCoreTypeToForce(true); !core.empty()) {
+      ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    }
+    return ExecFull(argv);
+  }
 #endif
   InstallTerminalLogger("tzrec");
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
