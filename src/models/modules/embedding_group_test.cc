@@ -417,15 +417,21 @@ TEST(EmbeddingTableTest, QuantizedTablesUnpackLargeLookupsOnlyWithoutFbgemm) {
   // nested anywhere in the module are tuned; FP32 tables have no such path.
   torch::jit::Module model = NewModule("Model");
   AddChild(model, "int8", BuildTable(at::randn({10, 8}), TableStorage::kInt8));
+  AddChild(model, "int4", BuildTable(at::randn({10, 8}), TableStorage::kInt4));
   AddChild(model, "fp32", BuildTable(at::randn({10, 8}), TableStorage::kFp32));
-  const auto unpack_from = [&] { return model.attr("int8").toModule().attr("unpack_from_ids").toInt(); };
-  EXPECT_EQ(unpack_from(), std::numeric_limits<int64_t>::max());
+  const auto unpack_from = [&](const char* table) {
+    return model.attr(table).toModule().attr("unpack_from_ids").toInt();
+  };
+  EXPECT_EQ(unpack_from("int8"), std::numeric_limits<int64_t>::max());
   TuneQuantizedLookups(model, false);
-  EXPECT_GT(unpack_from(), 1);
-  EXPECT_LT(unpack_from(), 4096);
+  EXPECT_GT(unpack_from("int8"), 1);
+  EXPECT_LT(unpack_from("int8"), 4096);
+  EXPECT_GT(unpack_from("int4"), unpack_from("int8"));  // its generic operator is faster
+  EXPECT_LT(unpack_from("int4"), 4096);
   EXPECT_FALSE(model.attr("fp32").toModule().hasattr("unpack_from_ids"));
   TuneQuantizedLookups(model, true);
-  EXPECT_EQ(unpack_from(), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(unpack_from("int8"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(unpack_from("int4"), std::numeric_limits<int64_t>::max());
 }
 
 TEST(EmbeddingGroupTest, ConfigErrors) {

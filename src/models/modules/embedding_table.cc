@@ -181,13 +181,17 @@ bool HasFbgemm() {
 }
 
 void TuneQuantizedLookups(torch::jit::Module& module, bool fbgemm) {
-  // Measured with bench/int8_lookup_ops.py in Debian's libtorch 1.13: the
-  // generic operator costs about as much as gather + unpack at ~200 ids, and
-  // twice as much from 512.
-  constexpr int64_t kGenericOperatorUpTo = 256;
-  const int64_t unpack_from = fbgemm ? std::numeric_limits<int64_t>::max() : kGenericOperatorUpTo;
+  // Where gather + unpack starts to cost less than the generic operator,
+  // measured with bench/int8_lookup_ops.py in Debian's libtorch 1.13
+  // (docs/benchmarks.md): between 256 and 512 ids for INT8, between 512 and
+  // 4096 for INT4 (INT2 unpacks like INT4).
+  constexpr int64_t kInt8GenericUpTo = 256;
+  constexpr int64_t kSubByteGenericUpTo = 1024;
   for (torch::jit::Module table : module.modules()) {
-    if (table.hasattr(kUnpackFromIds)) table.setattr(kUnpackFromIds, unpack_from);
+    if (!table.hasattr(kUnpackFromIds)) continue;
+    const bool int8 = table.type()->name()->name().find(TableStorageName(TableStorage::kInt8)) != std::string::npos;
+    table.setattr(kUnpackFromIds, fbgemm ? std::numeric_limits<int64_t>::max()
+                                         : (int8 ? kInt8GenericUpTo : kSubByteGenericUpTo));
   }
 }
 
