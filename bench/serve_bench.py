@@ -122,6 +122,7 @@ def main():
     ap.add_argument("--rows", type=int, default=20000, help="gen_data rows")
     ap.add_argument("--tzrec", default=os.path.join(HERE, "..", "build", "tzrec"))
     ap.add_argument("--infer_bench", default=os.path.join(HERE, "..", "build", "infer_bench"))
+    ap.add_argument("--serve_args", default="", help="more tzrec serve flags, e.g. '--model_workers 1'")
     ap.add_argument("--work", default=None, help="work dir (default: a temp dir, removed)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "serve.json"), help="JSON results")
     a = ap.parse_args()
@@ -134,13 +135,15 @@ def main():
         config = os.path.join(root, "pipeline.config")
         with open(config, "w") as f:
             f.write(spec.pipeline_config(a.scale, root, batch_size=1024, num_steps=20))
-        log(f"setup: gen_data {a.rows} rows, train_eval, INT8 export (scale {a.scale})")
-        sh([a.tzrec, "gen_data", "--pipeline_config_path", config, "--output_dir",
-            os.path.join(root, "data"), "--num_rows", str(a.rows)])
-        sh([a.tzrec, "train_eval", "--pipeline_config_path", config])
         export = os.path.join(root, "export")
-        sh([a.tzrec, "export", "--pipeline_config_path", config, "--export_dir", export],
-           {"QUANT_EMB": "INT8"})
+        if not os.path.exists(os.path.join(export, "export_manifest.json")):  # else a --work set up before
+            log(f"setup: gen_data {a.rows} rows, train_eval, INT8 export (scale {a.scale})")
+            shutil.rmtree(os.path.join(root, "model"), ignore_errors=True)
+            sh([a.tzrec, "gen_data", "--pipeline_config_path", config, "--output_dir",
+                os.path.join(root, "data"), "--num_rows", str(a.rows)])
+            sh([a.tzrec, "train_eval", "--pipeline_config_path", config])
+            sh([a.tzrec, "export", "--pipeline_config_path", config, "--export_dir", export],
+               {"QUANT_EMB": "INT8"})
         artifact_mb = sum(os.path.getsize(os.path.join(export, n)) for n in os.listdir(export)
                           if os.path.isfile(os.path.join(export, n))) / 2**20
 
@@ -171,7 +174,7 @@ def main():
                     'wrk.headers["Content-Type"] = "application/octet-stream"\n')
         log(f"serve: tzrec serve --threads {a.threads}, wrk 1/2/4/8 connections x {a.duration} s")
         server = subprocess.Popen([a.tzrec, "serve", "--scripted_model_path", export, "--fg_mode",
-                                   "normal", "--threads", str(a.threads), "--port", "0"],
+                                   "normal", "--threads", str(a.threads), "--port", "0"] + a.serve_args.split(),
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         match = LISTENING.match(server.stdout.readline().strip())
         if match is None:

@@ -27,7 +27,7 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--model_threads", options->model_threads,
                  "libtorch intra-op threads of each model call");
   app.add_option("--model_workers", options->model_workers,
-                 "model calls that may run at once (0: the cores divided by --model_threads)");
+                 "model calls that may run at once, each on its own thread");
   app.add_option("--fg_mode", *fg_mode,
                  "normal: PBRequest of raw features, FG runs here; bypass: PredictRequest of "
                  "model inputs")

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 
-#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <chrono>
@@ -140,8 +139,8 @@ void Serve(const ServeOptions& options) {
   if (options.model_threads < 1) {
     FailConfig("--model_threads must be at least 1, got {}", options.model_threads);
   }
-  if (options.model_workers < 0) {
-    FailConfig("--model_workers must be at least 0 (0: one per core), got {}", options.model_workers);
+  if (options.model_workers < 1) {
+    FailConfig("--model_workers must be at least 1, got {}", options.model_workers);
   }
   // Requests run in parallel already (FG in their threads, the model calls on
   // the batcher's workers); intra-op threads on top of them mostly spin
@@ -149,11 +148,7 @@ void Serve(const ServeOptions& options) {
   at::set_num_threads(options.model_threads);
   ServedModel::Options model_options = options.model;
   model_options.fg_engines = options.threads;
-  // By default as many calls side by side as their intra-op threads fill the cores.
-  model_options.batching.workers =
-      options.model_workers > 0
-          ? options.model_workers
-          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / options.model_threads);
+  model_options.batching.workers = options.model_workers;
   if (options.model_dir.empty() == options.model_base_dir.empty()) {
     FailConfig("give either --scripted_model_path or --model_base_dir");
   }

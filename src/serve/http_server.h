@@ -24,7 +24,7 @@ struct ServeOptions {
   int port = 8080;  // 0: any free port
   int threads = 2;  // request threads (and FG engines)
   int model_threads = 1;  // libtorch intra-op threads of the model calls
-  int model_workers = 0;  // model calls at once; 0: cores / model_threads
+  int model_workers = 1;  // model calls that may run at once
   bool fg_mode_normal = false;  // PBRequest + FG; else bypass (PredictRequest)
   std::string token;  // empty: no Authorization required
   size_t max_body_bytes = 64 << 20;
