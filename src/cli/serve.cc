@@ -24,6 +24,8 @@ std::function<int()> Setup(CLI::App& app) {
   app.add_option("--host", options->host, "address to listen on");
   app.add_option("--port", options->port, "port to listen on (0: any free port)");
   app.add_option("--threads", options->threads, "request threads");
+  app.add_option("--max_connections", options->max_connections,
+                 "client connections served at once (keep-alive connections beyond it wait)");
   app.add_option("--model_threads", options->model_threads,
                  "libtorch intra-op threads of each model call");
   app.add_option("--model_workers", options->model_workers,

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <chrono>
@@ -128,6 +129,9 @@ class StopOnSignal {
 
 void Serve(const ServeOptions& options) {
   if (options.threads < 1) FailConfig("--threads must be at least 1, got {}", options.threads);
+  if (options.max_connections < 1) {
+    FailConfig("--max_connections must be at least 1, got {}", options.max_connections);
+  }
   const ServedModel::Options& m = options.model;
   if (m.max_items < 1) FailConfig("--max_items must be at least 1, got {}", m.max_items);
   if (m.batching.max_batch_rows < 1) {
@@ -173,8 +177,13 @@ void Serve(const ServeOptions& options) {
   ServeMetrics metrics;
 
   httplib::Server server;
-  server.new_task_queue = [threads = options.threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(threads));
+  // cpp-httplib serves a keep-alive connection on one pool thread until the
+  // connection has made its requests: a pool of only `threads` threads left
+  // the third and later clients waiting for whole connections (p99 57 ms with
+  // 4 clients, docs/benchmarks.md). The pool holds connections; FG engines
+  // (`threads` of them) bound the work.
+  server.new_task_queue = [connections = std::max(options.threads, options.max_connections)] {
+    return new httplib::ThreadPool(static_cast<size_t>(connections));
   };
   server.set_payload_max_length(options.max_body_bytes);
   // Answers go out at once: without it, Nagle and delayed ACKs add ~40 ms.

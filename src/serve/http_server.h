@@ -23,6 +23,9 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
   int threads = 2;  // request threads (and FG engines)
+  // Client connections served at once, each on a thread that mostly waits for
+  // its next request; the work itself is bounded by `threads` FG engines.
+  int max_connections = 32;
   int model_threads = 1;  // libtorch intra-op threads of the model calls
   int model_workers = 1;  // model calls that may run at once
   bool fg_mode_normal = false;  // PBRequest + FG; else bypass (PredictRequest)
