@@ -106,7 +106,7 @@ std::string SaveCheckpoint(const std::string& model_dir, int64_t step, const Nam
   if (ec) Fail("cannot create checkpoint directory {}: {}", tmp.string(), ec.message());
   try {
     std::vector<DcpItem> model;
-    for (const auto& [name, tensor] : model_state) model.push_back({name, {}, tensor});
+    for (const auto& [name, tensor] : model_state) model.push_back({name, {}, tensor, {}, {}});
     WriteDcpDirectory((tmp / kModelSubdir).string(), model);
     // Sorted names make the files deterministic.
     std::vector<DcpItem> optimizer = optimizer_state;
